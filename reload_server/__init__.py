@@ -1,0 +1,124 @@
+"""reload_server: hot reload for long-running Python programs, driven from the editor.
+
+The public API is the few names below.  Importing this package is cheap: the
+reimporter is loaded on the first call that needs it, and the language-server
+machinery (pygls, lsprotocol) only ever on the server's own thread.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from types import ModuleType
+from typing import Any
+
+from .events import Outcome, subscribe
+from .results import Frame, Note, ReloadError, ReloadResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Frame",
+    "Note",
+    "ReloadError",
+    "ReloadResult",
+    "modified",
+    "poll",
+    "reimport",
+    "serve",
+    "stop",
+    "subscribe",
+    "watch",
+]
+
+
+def reimport(*modules: str | ModuleType | os.PathLike[str]) -> ReloadResult:
+    """Reload modules in place, all or nothing.
+
+    Each argument is a module name (``"myapp.handlers"``), a module object, or
+    the path of a loaded module's source file.  The new code of every target is
+    compiled first, then executed in dependency order; if anything fails, every
+    target is restored exactly as it was and :class:`ReloadError` is raised with
+    notes saying where.  On success, old references run the new code: functions
+    held anywhere, existing instances, subclasses in other modules and
+    ``from m import x`` copies.  Returns a :class:`ReloadResult`.
+    """
+    from .reimporter import reimport as _reimport
+
+    return _reimport(*modules)
+
+
+def modified(path: str | os.PathLike[str] | None = None) -> list[str]:
+    """Names of loaded modules whose source changed on disk since they were loaded.
+
+    With ``path``, only modules whose file lies under it (a directory) or is it
+    (a file).  ``reimport(*modified())`` reloads everything stale.
+    """
+    from .staleness import modified as _modified
+
+    return _modified(path)
+
+
+def serve(
+    address: int | tuple[str, int] = 0,
+    *,
+    token: str | None = None,
+    allow_remote: bool = False,
+    roots: Iterable[str | os.PathLike[str]] | None = None,
+    runner: Any = "thread",
+    discovery: bool = True,
+) -> tuple[str, int]:
+    """Start the reload server on a background thread and return ``(host, port)``.
+
+    ``address`` is a port or ``(host, port)``; port 0 picks a free one; the host
+    defaults to 127.0.0.1.  Binding a non-loopback host needs
+    ``allow_remote=True`` and a ``token``.  ``roots`` restricts which files
+    ``reloadPath`` may reload.  ``runner`` says where reloads run: ``"thread"``
+    (the default, under the reload lock), an asyncio event loop owned by the
+    app, or ``"poll"`` (queued until the app calls :func:`poll`).  Returns at
+    once; a second call while a server runs raises ``RuntimeError``.
+    """
+    from .server.control import serve as _serve
+
+    return _serve(
+        address,
+        token=token,
+        allow_remote=allow_remote,
+        roots=roots,
+        runner=runner,
+        discovery=discovery,
+    )
+
+
+def stop(timeout: float = 5.0) -> None:
+    """Stop the reload server, close its connections and remove its discovery file."""
+    from .server.control import stop as _stop
+
+    _stop(timeout)
+
+
+def poll() -> int:
+    """Run reloads queued for this thread (``serve(runner="poll")``); returns how many ran.
+
+    Call it from the app's own loop or timer (a game loop, a Qt timer) so that
+    new code is swapped in on the thread that owns the app's objects.
+    """
+    from .runners import poll as _poll
+
+    return _poll()
+
+
+def watch(
+    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str] = ".",
+    *,
+    runner: Any = "thread",
+    on_reload: Callable[[Outcome], None] | None = None,
+) -> Callable[[], None]:
+    """Reload loaded modules when their files change under ``paths``; returns a stop function.
+
+    Watches on a background thread with file-system events, debounced the way
+    editors save; each batch of changed modules is reloaded in one transaction.
+    """
+    from .watcher import watch as _watch
+
+    return _watch(paths, runner=runner, on_reload=on_reload)

@@ -1,0 +1,51 @@
+"""Listeners for reload outcomes.
+
+The reimporter publishes every outcome (a :class:`ReloadResult` or a
+:class:`ReloadError`) here, whoever asked for the reload; the server, the
+watcher and loggers subscribe.  The reimporter knows nothing of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Union
+
+from .results import ReloadError, ReloadResult
+
+Outcome = Union[ReloadResult, ReloadError]
+Listener = Callable[[Outcome], None]
+
+log = logging.getLogger("reload_server")
+
+_listeners: list[Listener] = []
+_lock = threading.Lock()
+
+
+def subscribe(listener: Listener) -> Callable[[], None]:
+    """Call ``listener(outcome)`` after every reload attempt; returns an unsubscribe function.
+
+    Listeners run on the thread that did the reload, after the reload lock is
+    released.  An exception in a listener is logged and does not affect the
+    reload or the other listeners.
+    """
+    with _lock:
+        _listeners.append(listener)
+
+    def unsubscribe() -> None:
+        with _lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return unsubscribe
+
+
+def publish(outcome: Outcome) -> None:
+    with _lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        try:
+            listener(outcome)
+        except Exception:
+            log.exception("reload listener %r failed", listener)

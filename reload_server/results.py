@@ -1,0 +1,160 @@
+"""What a reload produces: a result value on success, an exception on failure.
+
+Both carry *notes*: messages with a severity and, where known, a location.  A
+note maps one-to-one onto an editor diagnostic, which is how the server uses
+them.  Lines and columns in notes are 1-based, as compilers print them; the
+server converts them to LSP's 0-based positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One traceback frame inside a reloaded file."""
+
+    file: str
+    line: int
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Note:
+    """A message about one module, optionally located in its source.
+
+    ``kind`` says where it comes from: ``"resolve"``, ``"syntax"``, ``"import"``,
+    ``"check"`` (a ``__reload_check__`` refusal), ``"hook"``, ``"fallback"``
+    (an edit that could not be applied in place) or ``"update"``.
+    """
+
+    message: str
+    severity: str = ERROR
+    module: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    kind: str = "import"
+    frames: tuple[Frame, ...] = ()
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file
+            if self.line:
+                where += f":{self.line}"
+                if self.column:
+                    where += f":{self.column}"
+            where += ": "
+        return f"{where}{self.severity}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "message": self.message,
+            "module": self.module,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "endLine": self.end_line,
+            "endColumn": self.end_column,
+            "kind": self.kind,
+            "frames": [f.to_dict() for f in self.frames],
+        }
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """The value of a successful :func:`reload_server.reimport`.
+
+    ``modules`` are the modules whose new code now runs, in the order they were
+    executed; ``files`` their source files; ``duration`` is in seconds.  An empty
+    ``modules`` means there was nothing to do.
+    """
+
+    modules: tuple[str, ...]
+    files: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        if not self.modules:
+            return "nothing to reload"
+        text = f"reloaded {', '.join(self.modules)} in {self.duration * 1000:.1f} ms"
+        return "\n".join([text, *map(str, self.notes)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": "reloaded" if self.modules else "unchanged",
+            "modules": list(self.modules),
+            "files": list(self.files),
+            "durationMs": round(self.duration * 1000, 3),
+            "notes": [n.to_dict() for n in self.notes],
+        }
+
+
+class ReloadError(Exception):
+    """A reload that did not happen.  Nothing in the process was changed.
+
+    ``phase`` is where it stopped: ``"resolve"`` (a target could not be
+    reloaded), ``"compile"`` (a SyntaxError), ``"import"`` (the new code raised
+    while it ran) or ``"check"`` (a ``__reload_check__`` hook refused it).
+    ``modules`` and ``files`` name the targets of the attempt, ``notes`` say what
+    went wrong and where, and ``rolled_back`` tells whether new code had already
+    run and was undone.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        phase: str,
+        modules: tuple[str, ...] = (),
+        files: tuple[str, ...] = (),
+        notes: tuple[Note, ...] = (),
+        duration: float = 0.0,
+        rolled_back: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.phase = phase
+        self.modules = tuple(modules)
+        self.files = tuple(files)
+        self.notes = tuple(notes)
+        self.duration = duration
+        self.rolled_back = rolled_back
+
+    @property
+    def ok(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return "\n".join([self.message, *map(str, self.notes)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": "failed",
+            "phase": self.phase,
+            "message": self.message,
+            "modules": list(self.modules),
+            "files": list(self.files),
+            "durationMs": round(self.duration * 1000, 3),
+            "rolledBack": self.rolled_back,
+            "notes": [n.to_dict() for n in self.notes],
+        }
+
