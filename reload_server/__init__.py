@@ -8,14 +8,20 @@ machinery (pygls, lsprotocol) only ever on the server's own thread.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
+from . import importclock as _importclock
 from .events import Outcome, subscribe
 from .results import Frame, Note, ReloadError, ReloadResult
 
 __version__ = "0.1.0"
+
+# For stale detection: modules imported from now on have their import time noted.
+_imported_ns = time.time_ns()
+_importclock.install()
 
 __all__ = [
     "Frame",

@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Union
 
 from .results import ReloadError, ReloadResult
 
-Outcome = Union[ReloadResult, ReloadError]
+Outcome = ReloadResult | ReloadError
 Listener = Callable[[Outcome], None]
 
 log = logging.getLogger("reload_server")

@@ -157,4 +157,3 @@ class ReloadError(Exception):
             "rolledBack": self.rolled_back,
             "notes": [n.to_dict() for n in self.notes],
         }
-

@@ -1,0 +1,353 @@
+"""Making old objects run new code, in place.
+
+After a module's new code has run, each name it bound is *merged*: if the old
+value was a function or class this module defined, the old object is kept and
+updated to behave as the new one (its code, defaults, closure values, class
+attributes), so every reference held anywhere — callbacks, bound methods,
+instances, subclasses, ``from m import f`` copies — runs the new code without
+any search of the heap.  What cannot be updated in place (a closure whose free
+variables changed, a class whose ``__slots__`` or metaclass changed) is
+*replaced*: the new object becomes canonical and the old one is handed to the
+one-pass heap fallback in :mod:`reload_server.references`.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from types import CellType, FunctionType, GetSetDescriptorType, MemberDescriptorType
+
+from .results import WARNING, Note
+
+MISSING = object()
+
+# Attributes that belong to the class object itself, not to its source.
+_CLASS_OWN = frozenset({"__dict__", "__weakref__", "_abc_impl"})
+_ENUM_TABLES = ("_member_map_", "_value2member_map_", "_member_names_", "_unhashable_values_")
+_LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
+_SLOT_DESCRIPTORS = (MemberDescriptorType, GetSetDescriptorType)
+
+
+def _slots(cls: type) -> object:
+    slots = cls.__dict__.get("__slots__", MISSING)
+    if isinstance(slots, str):
+        return (slots,)
+    if slots is MISSING:
+        return MISSING
+    try:
+        return tuple(slots)
+    except TypeError:
+        return slots
+
+
+class Merger:
+    """Merges the new objects of one reload transaction into the old ones.
+
+    ``canon`` maps each new object (by id, holding the object so the id stays
+    valid) to the object that represents it from now on.  ``lost`` lists old
+    objects whose identity could not be kept, with their replacements, for the
+    heap fallback.
+    """
+
+    def __init__(self, targets: set[str], notes: list[Note]) -> None:
+        self.targets = targets
+        self.notes = notes
+        self.canon: dict[int, tuple[object, object]] = {}
+        self.lost: dict[int, tuple[object, object]] = {}
+        self._functions: list[FunctionType] = []
+        self._classes: list[type] = []
+
+    # -- public -------------------------------------------------------------
+
+    def keep(self, new: object) -> object:
+        """The canonical object for ``new`` (``new`` itself if it was not merged)."""
+        hit = self.canon.get(id(new))
+        return hit[1] if hit is not None and hit[0] is new else new
+
+    def merge(self, old: object, new: object, where: str) -> object:
+        """Merge ``new`` into ``old``; returns the object to keep in ``old``'s place."""
+        if old is new:
+            return old
+        hit = self.canon.get(id(new))
+        if hit is not None and hit[0] is new:
+            return hit[1]
+        keep = self._merge(old, new, where)
+        self.canon[id(new)] = (new, keep)
+        return keep
+
+    def adopt(self, new: object) -> object:
+        """Take in a new object that has no old counterpart."""
+        keep = self.keep(new)
+        if keep is not new:
+            return keep
+        if isinstance(new, FunctionType):
+            self._functions.append(new)
+        elif isinstance(new, type) and self._owned(new):
+            self._classes.append(new)
+        return new
+
+    def finish(self) -> None:
+        """Point defaults, closure cells and bases of kept objects at canonical objects."""
+        keep = self.keep
+        for f in self._functions:
+            if f.__defaults__:
+                mapped = tuple(keep(v) for v in f.__defaults__)
+                if any(a is not b for a, b in zip(mapped, f.__defaults__)):
+                    f.__defaults__ = mapped
+            if f.__kwdefaults__:
+                for k, v in f.__kwdefaults__.items():
+                    k2 = keep(v)
+                    if k2 is not v:
+                        f.__kwdefaults__[k] = k2
+            if f.__closure__:
+                for cell in f.__closure__:
+                    try:
+                        v = cell.cell_contents
+                    except ValueError:
+                        continue
+                    k2 = keep(v)
+                    if k2 is not v:
+                        cell.cell_contents = k2
+        for cls in self._classes:
+            bases = tuple(keep(b) for b in cls.__bases__)
+            if bases != cls.__bases__:
+                try:
+                    cls.__bases__ = bases
+                except TypeError as e:
+                    self._note(cls.__qualname__, f"could not rebase it on the updated classes: {e}")
+
+    # -- dispatch -----------------------------------------------------------
+
+    def _owned(self, obj: object) -> bool:
+        return getattr(obj, "__module__", None) in self.targets
+
+    def _merge(self, old: object, new: object, where: str) -> object:
+        if type(new) is FunctionType:
+            if (
+                type(old) is FunctionType
+                and old.__module__ == new.__module__
+                and old.__qualname__ == new.__qualname__
+                # A function of another module made anew by a factory or decorator the
+                # target called: same code, new closure values.
+                and (self._owned(new) or old.__code__ is new.__code__)
+            ):
+                return self._merge_function(old, new)
+            return self.adopt(new)
+        if isinstance(new, type):
+            if (
+                isinstance(old, type)
+                and self._owned(new)
+                and old.__module__ == new.__module__
+                and old.__qualname__ == new.__qualname__
+            ):
+                return self._merge_class(old, new)
+            return self.adopt(new)
+        kind = type(new)
+        if type(old) is not kind:
+            return new
+        if kind is classmethod or kind is staticmethod:
+            func = self.merge(old.__func__, new.__func__, where)
+            if func is old.__func__:
+                return old
+            return new if func is new.__func__ else kind(func)
+        if kind is property:
+            parts = [
+                self._part(getattr(old, a), getattr(new, a), where)
+                for a in ("fget", "fset", "fdel")
+            ]
+            if all(p is getattr(old, a) for p, a in zip(parts, ("fget", "fset", "fdel"))) and (
+                old.__doc__ == new.__doc__
+            ):
+                return old
+            return property(*parts, new.__doc__)
+        if kind is functools.partial:
+            func = self.merge(old.func, new.func, where)
+            old.__setstate__((func, new.args, new.keywords or None, new.__dict__ or None))
+            return old
+        if kind is _LRU_WRAPPER:
+            inner = self.merge(old.__wrapped__, new.__wrapped__, where)
+            if inner is not old.__wrapped__:
+                return new
+            extra = {k: v for k, v in new.__dict__.items() if k != "__wrapped__"}
+            old.__dict__.update(extra)
+            old.cache_clear()
+            return old
+        if kind is functools.cached_property:
+            old.func = self.merge(old.func, new.func, where)
+            old.__doc__ = new.__doc__
+            old.attrname = new.attrname
+            return old
+        return new
+
+    def _part(self, old: object, new: object, where: str) -> object:
+        if old is None or new is None:
+            return new if new is None else self.adopt(new)
+        return self.merge(old, new, where)
+
+    # -- functions ----------------------------------------------------------
+
+    def _merge_function(self, old: FunctionType, new: FunctionType) -> object:
+        if old.__globals__ is not new.__globals__:
+            # Generated code (namedtuple's __new__) lives in a namespace of its own.
+            return self._lose(old, new, "it is generated code with its own namespace", quiet=True)
+        oc, nc = old.__code__, new.__code__
+        if oc.co_freevars != nc.co_freevars:
+            return self._lose(
+                old,
+                new,
+                f"its free variables changed ({', '.join(oc.co_freevars) or 'none'} → "
+                f"{', '.join(nc.co_freevars) or 'none'})",
+            )
+        if oc is not nc:
+            old.__code__ = nc
+        old.__defaults__ = new.__defaults__
+        old.__kwdefaults__ = new.__kwdefaults__
+        try:
+            old.__annotations__ = new.__annotations__
+        except (AttributeError, TypeError):
+            pass
+        old.__doc__ = new.__doc__
+        od = old.__dict__
+        for k, v in new.__dict__.items():
+            ov = od.get(k, MISSING)
+            od[k] = self.adopt(v) if ov is MISSING else self.merge(ov, v, k)
+        if old.__closure__:
+            for name, ocell, ncell in zip(nc.co_freevars, old.__closure__, new.__closure__):
+                if name == "__class__":
+                    continue
+                self._merge_cell(ocell, ncell, name)
+        self._functions.append(old)
+        return old
+
+    def _merge_cell(self, ocell: CellType, ncell: CellType, name: str) -> None:
+        try:
+            nv = ncell.cell_contents
+        except ValueError:
+            return
+        try:
+            ov = ocell.cell_contents
+        except ValueError:
+            ocell.cell_contents = self.adopt(nv)
+            return
+        keep = self.merge(ov, nv, name)
+        if keep is not ov:
+            ocell.cell_contents = keep
+
+    def _lose(self, old: object, new: object, why: str, quiet: bool = False) -> object:
+        """Make ``new`` canonical in place of ``old``, for the heap fallback."""
+        self.lost[id(old)] = (old, new)
+        if not quiet:
+            self._note(
+                getattr(old, "__qualname__", repr(old)), f"replaced, not updated in place: {why}"
+            )
+        return self.adopt(new)
+
+    def _note(self, what: str, message: str) -> None:
+        self.notes.append(Note(f"{what}: {message}", severity=WARNING, kind="fallback"))
+
+    # -- classes ------------------------------------------------------------
+
+    def _merge_class(self, old: type, new: type) -> object:
+        if type(old) is not type(new):
+            return self._lose(old, new, "its metaclass changed")
+        if _slots(old) != _slots(new):
+            return self._lose(
+                old, new, "its __slots__ changed; existing instances keep the old layout"
+            )
+        self.canon[id(new)] = (new, old)
+        bases = tuple(self.keep(b) for b in new.__bases__)
+        if bases != old.__bases__:
+            try:
+                old.__bases__ = bases
+            except TypeError as e:
+                del self.canon[id(new)]
+                return self._lose(old, new, f"its bases changed incompatibly ({e})")
+        _retarget_class_cell(new, old)
+        members = _enum_members(old, new, self) if isinstance(old, enum.EnumMeta) else {}
+        updates: list[tuple[str, object]] = []
+        od = old.__dict__
+        for k, nv in new.__dict__.items():
+            if k in _CLASS_OWN:
+                continue
+            ov = od.get(k, MISSING)
+            if k in members:
+                keep = members[k]
+            elif members and k in _ENUM_TABLES:
+                keep = _map_members(nv, self)
+            elif ov is not MISSING and isinstance(nv, _SLOT_DESCRIPTORS):
+                continue
+            elif ov is MISSING:
+                keep = self.adopt(nv)
+            else:
+                keep = self.merge(ov, nv, k)
+            if keep is not ov:
+                updates.append((k, keep))
+        removed = [k for k in od if k not in new.__dict__ and k not in _CLASS_OWN]
+        # Add and change before removing, so no thread finds a shared attribute missing.
+        for k, v in updates:
+            type.__setattr__(old, k, v)
+        for k in removed:
+            type.__delattr__(old, k)
+        return old
+
+
+def _functions_in(value: object):
+    seen = 0
+    while value is not None and seen < 8:
+        seen += 1
+        if isinstance(value, (classmethod, staticmethod)):
+            value = value.__func__
+            continue
+        if isinstance(value, property):
+            for part in (value.fget, value.fset, value.fdel):
+                yield from _functions_in(part)
+            return
+        if isinstance(value, FunctionType):
+            yield value
+            value = getattr(value, "__wrapped__", None)
+            continue
+        value = getattr(value, "__wrapped__", None) if isinstance(value, _LRU_WRAPPER) else None
+
+
+def _retarget_class_cell(new: type, old: type) -> None:
+    """Methods of ``new`` that use ``super()`` must find ``old``, the class instances have."""
+    for value in new.__dict__.values():
+        for f in _functions_in(value):
+            code = f.__code__
+            if "__class__" in code.co_freevars and f.__closure__:
+                cell = f.__closure__[code.co_freevars.index("__class__")]
+                try:
+                    if cell.cell_contents is new:
+                        cell.cell_contents = old
+                except ValueError:
+                    pass
+
+
+def _enum_members(old: type, new: type, merger: Merger) -> dict[str, object]:
+    """Keep the old member objects (``old_member is m.Color.RED``), with new values."""
+    mapping: dict[str, object] = {}
+    old_members = old.__dict__.get("_member_map_", {})
+    for name, member in new.__dict__.get("_member_map_", {}).items():
+        previous = old_members.get(name)
+        if previous is not None and type(previous) is old:
+            for k, v in member.__dict__.items():
+                if k != "__objclass__":
+                    previous.__dict__[k] = v
+            keep = previous
+        else:
+            object.__setattr__(member, "__class__", old)
+            if "__objclass__" in member.__dict__:
+                member.__dict__["__objclass__"] = old
+            keep = member
+        merger.canon[id(member)] = (member, keep)
+        mapping[name] = keep
+    return {k: v for k, v in mapping.items() if k in new.__dict__}
+
+
+def _map_members(table: object, merger: Merger) -> object:
+    keep = merger.keep
+    if isinstance(table, dict):
+        return {keep(k): keep(v) for k, v in table.items()}
+    if isinstance(table, list):
+        return [keep(v) for v in table]
+    return table

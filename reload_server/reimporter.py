@@ -1,0 +1,397 @@
+"""The transactional reimporter: all targets reload, or none does.
+
+Phases, each finishing before the next starts:
+
+1. resolve the targets (:mod:`.targets`);
+2. read and compile every target's new source (:mod:`.sources`): a SyntaxError
+   stops here and nothing has changed;
+3. order them so a module runs after the targets it imports;
+4. call ``__unimport__()`` on the old modules;
+5. run each module's new code in its own namespace, as :func:`importlib.reload`
+   does — so state kept with ``try: cache except NameError`` survives — after
+   taking a shallow snapshot of that namespace; then the optional
+   ``__reload_check__(module)`` hook.  Any exception (``SystemExit`` and
+   ``KeyboardInterrupt`` included) restores every namespace from its snapshot,
+   restores parent-package attributes, and drops modules the attempt imported
+   for the first time: the old code keeps running, untouched;
+6. commit: ``__reimported__(old)`` hooks, then merge new objects into old ones
+   (:mod:`.patching`), drop names the new source no longer binds, push
+   re-exports into packages that ``import *`` from a target, and rebind
+   ``from m import x`` copies (:mod:`.references`).
+
+Reloads are serialised by :data:`reload_lock`.  Other threads keep running;
+frames already executing finish on the code they started with.
+"""
+
+from __future__ import annotations
+
+import linecache
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from types import ModuleType
+
+from . import staleness, targets
+from .events import publish
+from .ordering import order
+from .patching import MISSING, Merger
+from .references import _ATOMIC, Replacement, rebind_module_globals, replace_everywhere
+from .results import ERROR, INFO, WARNING, Frame, Note, ReloadError, ReloadResult
+from .sources import CompileFailed, Source, load, star_names
+
+log = logging.getLogger("reload_server")
+
+#: Held for the whole of every reload: one at a time, process-wide.
+reload_lock = threading.RLock()
+
+# Names the import system, not the source, puts in a module's namespace.
+_SYSTEM_NAMES = frozenset(
+    {
+        "__name__",
+        "__file__",
+        "__cached__",
+        "__loader__",
+        "__package__",
+        "__path__",
+        "__spec__",
+        "__builtins__",
+        "__doc__",
+        "__annotations__",
+        "__dict__",
+        "__warningregistry__",
+    }
+)
+
+
+def reimport(*modules: str | ModuleType | os.PathLike[str]) -> ReloadResult:
+    """Reload ``modules`` in one transaction; see :func:`reload_server.reimport`."""
+    started = time.perf_counter()
+    with reload_lock:
+        try:
+            outcome: ReloadResult | ReloadError = _Transaction(started).run(modules)
+        except ReloadError as e:
+            e.duration = time.perf_counter() - started
+            outcome = e
+    publish(outcome)
+    if isinstance(outcome, ReloadError):
+        raise outcome
+    return outcome
+
+
+class _Transaction:
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.notes: list[Note] = []
+
+    def run(self, requested: tuple) -> ReloadResult:
+        names = targets.resolve(requested)
+        if not names:
+            return ReloadResult((), duration=time.perf_counter() - self.started)
+        sources = self._compile(names)
+        sources = order(sources)
+        self._unimport(sources)
+        snapshots = self._execute(sources)
+        self._commit(sources, snapshots)
+        return ReloadResult(
+            tuple(s.name for s in sources),
+            tuple(s.file for s in sources),
+            tuple(self.notes),
+            time.perf_counter() - self.started,
+        )
+
+    # -- phase 2 --------------------------------------------------------------
+
+    def _compile(self, names: list[str]) -> list[Source]:
+        sources: list[Source] = []
+        failures: list[Note] = []
+        for name in names:
+            module = sys.modules[name]
+            file = targets.source_file(module)
+            try:
+                sources.append(load(name, module, file))
+            except CompileFailed as e:
+                failures.append(e.note)
+        if failures:
+            raise ReloadError(
+                failures[0].message
+                if len(failures) == 1
+                else f"{len(failures)} modules do not compile",
+                phase="compile",
+                modules=tuple(names),
+                files=tuple(targets.source_file(sys.modules[n]) for n in names),
+                notes=tuple(failures),
+            )
+        return sources
+
+    # -- phase 4 --------------------------------------------------------------
+
+    def _unimport(self, sources: list[Source]) -> None:
+        for s in sources:
+            hook = s.module.__dict__.get("__unimport__")
+            if not callable(hook):
+                continue
+            try:
+                hook()
+            except BaseException as e:  # noqa: BLE001 - a hook must not take the reloader down
+                note = _exception_note(s, e, "hook", f"__unimport__ of {s.name} raised")
+                raise ReloadError(
+                    note.message,
+                    phase="hook",
+                    modules=tuple(x.name for x in sources),
+                    files=tuple(x.file for x in sources),
+                    notes=(note,),
+                ) from None
+
+    # -- phase 5 --------------------------------------------------------------
+
+    def _execute(self, sources: list[Source]) -> list[dict]:
+        before = set(sys.modules)
+        snapshots: list[dict] = []
+        parents = _parent_bindings(sources)
+        current: Source | None = None
+        phase = "import"
+        try:
+            for s in sources:
+                current = s
+                ns = s.module.__dict__
+                snapshots.append(dict(ns))
+                exec(s.code, ns)
+            phase = "check"
+            for s in sources:
+                current = s
+                check = s.module.__dict__.get("__reload_check__")
+                if callable(check):
+                    check(s.module)
+        except BaseException as e:  # noqa: BLE001 - rolled back and reported, whatever it was
+            note = _exception_note(current, e, phase)
+            _rollback(sources[: len(snapshots)], snapshots, parents, before)
+            raise ReloadError(
+                note.message,
+                phase=phase,
+                modules=tuple(x.name for x in sources),
+                files=tuple(x.file for x in sources),
+                notes=(note,),
+                rolled_back=True,
+            ) from None
+        finally:
+            del current
+        return snapshots
+
+    # -- phase 6 --------------------------------------------------------------
+
+    def _commit(self, sources: list[Source], snapshots: list[dict]) -> None:
+        names = {s.name for s in sources}
+        merger = Merger(names, self.notes)
+        replacements: dict[int, Replacement] = {}
+        skipped: set[str] = set()
+        for s, snap in zip(sources, snapshots):
+            ns = s.module.__dict__
+            if _call_reimported(s, snap, self.notes) is False:
+                self.notes.append(
+                    Note(
+                        f"{s.name}: __reimported__ returned False; old references keep the old code",
+                        severity=INFO,
+                        module=s.name,
+                        kind="hook",
+                    )
+                )
+                skipped.add(s.name)
+                continue
+            # Definitions first, aliases after, so `alias = func` maps to func's survivor.
+            items = list(ns.items())
+            for key, new in items:
+                if getattr(new, "__qualname__", None) == key:
+                    self._merge_name(ns, snap, key, new, merger)
+            for key, new in items:
+                if getattr(new, "__qualname__", None) != key:
+                    self._merge_name(ns, snap, key, new, merger)
+            self._drop_removed(s, ns, snap)
+        merger.finish()
+        for s, snap in zip(sources, snapshots):
+            if s.name not in skipped:
+                _record_replacements(s.module.__dict__, snap, replacements)
+        for _, (new, keep) in list(merger.canon.items()):
+            if keep is not new:
+                replacements.setdefault(id(new), Replacement(new, keep, None))
+        _push_reexports(sources)
+        rebind_module_globals(replacements)
+        if merger.lost:
+            t0 = time.perf_counter()
+            changed = replace_everywhere(merger.lost)
+            self.notes.append(
+                Note(
+                    f"heap fallback updated {changed} references to {len(merger.lost)} replaced objects "
+                    f"in {(time.perf_counter() - t0) * 1000:.1f} ms",
+                    severity=INFO,
+                    kind="fallback",
+                )
+            )
+        for s in sources:
+            staleness.record(s.name, s.file, s.stat)
+            linecache.checkcache(s.file)
+
+    def _merge_name(self, ns: dict, snap: dict, key: str, new: object, merger: Merger) -> None:
+        if key in _SYSTEM_NAMES:
+            return
+        old = snap.get(key, MISSING)
+        keep = merger.adopt(new) if old is MISSING else merger.merge(old, new, key)
+        if keep is not new:
+            ns[key] = keep
+
+    def _drop_removed(self, s: Source, ns: dict, snap: dict) -> None:
+        bound = set(s.bound)
+        for star in s.star_imports:
+            bound |= star_names(star)
+        prefix = s.name + "."
+        for key, old in snap.items():
+            if key in bound or key in _SYSTEM_NAMES or key.startswith("__"):
+                continue
+            if ns.get(key, MISSING) is not old:
+                continue  # rebound while the new code ran: it is the new code's
+            if isinstance(old, ModuleType) and old.__name__ == prefix + key:
+                continue  # a submodule, bound by the import system
+            del ns[key]
+
+
+def _parent_bindings(sources: list[Source]) -> list[tuple[ModuleType, str, object]]:
+    saved = []
+    for s in sources:
+        parent_name, _, child = s.name.rpartition(".")
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if parent is not None:
+            saved.append((parent, child, parent.__dict__.get(child, MISSING)))
+    return saved
+
+
+def _rollback(executed: list[Source], snapshots: list[dict], parents, before: set[str]) -> None:
+    for s, snap in zip(reversed(executed), reversed(snapshots)):
+        ns = s.module.__dict__
+        # Restore without emptying the namespace: other threads may be reading it.
+        ns.update(snap)
+        for key in [k for k in ns if k not in snap]:
+            del ns[key]
+    for parent, child, value in parents:
+        if value is MISSING:
+            parent.__dict__.pop(child, None)
+        else:
+            parent.__dict__[child] = value
+    for name in [n for n in list(sys.modules) if n not in before]:
+        module = sys.modules.pop(name, None)
+        parent_name, _, child = name.rpartition(".")
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if parent is not None and parent.__dict__.get(child) is module:
+            del parent.__dict__[child]
+
+
+def _exception_note(
+    source: Source | None, error: BaseException, kind: str, prefix: str = ""
+) -> Note:
+    """An error note at the deepest frame of the exception inside a reloaded file."""
+    frames = [
+        Frame(f.filename, f.lineno or 0, f.name)
+        for f in traceback.extract_tb(error.__traceback__)
+        if f.filename != __file__
+    ]
+    file = source.file if source is not None else None
+    line = None
+    inside = [f for f in frames if source is not None and _same_file(f.file, source.file)]
+    if inside:
+        line = inside[-1].line
+    elif isinstance(error, SyntaxError) and error.filename:
+        file, line = error.filename, error.lineno
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if prefix:
+        text = f"{prefix}: {text}"
+    if kind in ("import", "check"):
+        text += " (rolled back; the old code is still running)"
+    return Note(
+        text,
+        severity=ERROR,
+        module=source.name if source is not None else None,
+        file=file,
+        line=line,
+        column=1 if line else None,
+        kind=kind,
+        frames=tuple(frames),
+    )
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
+def _call_reimported(s: Source, snap: dict, notes: list[Note]) -> object:
+    hook = s.module.__dict__.get("__reimported__")
+    if not callable(hook):
+        return None
+    old = ModuleType(s.name)
+    old.__dict__.update(snap)
+    try:
+        return hook(old)
+    except Exception as e:
+        note = _exception_note(s, e, "hook", f"__reimported__ of {s.name} raised")
+        notes.append(
+            Note(
+                note.message,
+                WARNING,
+                note.module,
+                note.file,
+                note.line,
+                note.column,
+                kind="hook",
+                frames=note.frames,
+            )
+        )
+        return None
+
+
+def _record_replacements(ns: dict, snap: dict, out: dict[int, Replacement]) -> None:
+    """Old module-level values whose name now holds another object."""
+    for key, old in snap.items():
+        if key in _SYSTEM_NAMES:
+            continue
+        new = ns.get(key, MISSING)
+        if new is MISSING or new is old:
+            continue
+        if isinstance(old, _ATOMIC) and type(old) is type(new) and old == new:
+            continue
+        out.setdefault(id(old), Replacement(old, new, key))
+
+
+def _push_reexports(sources: list[Source]) -> None:
+    """Packages not reloaded that do ``from .sub import *`` get the sub's new names."""
+    reloaded = {s.name for s in sources}
+    for s in sources:
+        parent_name = s.name.rpartition(".")[0]
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if parent is None or parent_name in reloaded:
+            continue
+        if not _star_imports(parent, s.name):
+            continue
+        for key in star_names(s.name):
+            if key in s.module.__dict__:
+                parent.__dict__[key] = s.module.__dict__[key]
+
+
+_star_cache: dict[tuple[str, int], tuple[str, ...]] = {}
+
+
+def _star_imports(module: ModuleType, child: str) -> bool:
+    file = targets.source_file(module)
+    if file is None:
+        return False
+    try:
+        mtime = os.stat(file).st_mtime_ns
+    except OSError:
+        return False
+    stars = _star_cache.get((file, mtime))
+    if stars is None:
+        try:
+            stars = load(module.__name__, module, file).star_imports
+        except CompileFailed:
+            stars = ()
+        _star_cache[(file, mtime)] = stars
+    return child in stars

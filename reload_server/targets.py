@@ -1,0 +1,159 @@
+"""Turning what the caller names (names, module objects, paths) into reloadable modules."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from types import ModuleType
+
+from .results import Note, ReloadError
+
+# Per file string, its resolved real path: resolving costs a syscall per path
+# component, and module files do not move while loaded.
+_realpaths: dict[str, str] = {}
+
+
+def source_file(module: ModuleType) -> str | None:
+    """The ``.py`` source file a module was loaded from, or None."""
+    spec = getattr(module, "__spec__", None)
+    origin = getattr(spec, "origin", None) if spec is not None else None
+    if not isinstance(origin, str) or not spec.has_location:
+        origin = getattr(module, "__file__", None)
+    if isinstance(origin, str) and origin.endswith(".py"):
+        return origin
+    return None
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def _real(path: str) -> str:
+    real = _realpaths.get(path)
+    if real is None:
+        real = _realpaths[path] = os.path.normcase(os.path.realpath(path))
+    return real
+
+
+def _as_path(target: str | os.PathLike[str]) -> str:
+    text = os.fspath(target)
+    if text.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        text = unquote(urlparse(text).path)
+    return text
+
+
+def modules_for_file(path: str | os.PathLike[str]) -> list[str]:
+    """Names of the loaded modules whose source file is ``path``.
+
+    ``path`` may be relative (to the working directory), a ``file://`` URI, or
+    reach the file through symlinks.  Returns ``[]`` when no loaded module has
+    that source, which includes files never imported.
+    """
+    wanted = _norm(_as_path(path))
+    files = [(name, f) for name, m in list(sys.modules.items()) if (f := _file_of(m))]
+    found = [name for name, f in files if _norm(f) == wanted]
+    if found:
+        return found
+    wanted_real = _real(wanted)
+    return [name for name, f in files if _real(_norm(f)) == wanted_real]
+
+
+def _file_of(module: object) -> str | None:
+    if not isinstance(module, ModuleType):
+        return None
+    file = getattr(module, "__file__", None)
+    return file if isinstance(file, str) and file.endswith(".py") else None
+
+
+def refusal(name: str, module: ModuleType | None) -> str | None:
+    """Why module ``name`` cannot be reloaded, or None if it can."""
+    if module is None:
+        return f"{name} is not loaded"
+    if name == "__main__" or name == "__mp_main__":
+        return f"{name} is the program's main script and cannot be reloaded in place"
+    if name in sys.builtin_module_names:
+        return f"{name} is a built-in module"
+    if source_file(module) is None:
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str):
+            return f"{name} has no Python source ({os.path.basename(file)} is an extension or bytecode)"
+        return f"{name} has no source file (namespace package, frozen or generated module)"
+    return None
+
+
+def _owner(name: str) -> str:
+    """The outermost package that asks to be reimported whole, or ``name`` itself."""
+    owner = name
+    parts = name.split(".")
+    for i in range(1, len(parts)):
+        parent = sys.modules.get(".".join(parts[:i]))
+        if parent is not None and getattr(parent, "__package_reimport__", False) is True:
+            owner = parent.__name__
+            break
+    return owner
+
+
+def _family(package: str) -> list[str]:
+    prefix = package + "."
+    return [
+        n
+        for n, m in list(sys.modules.items())
+        if (n == package or n.startswith(prefix)) and m is not None and source_file(m)
+    ]
+
+
+def resolve(targets: Iterable[str | ModuleType | os.PathLike[str]]) -> list[str]:
+    """Module names to reload for ``targets``, or :class:`ReloadError` (phase ``resolve``).
+
+    A package declaring ``__package_reimport__ = True`` is reloaded whole when
+    any of its submodules is named.  Nothing is changed by resolving.
+    """
+    names: list[str] = []
+    notes: list[Note] = []
+    for target in targets:
+        if isinstance(target, ModuleType):
+            candidates = [target.__name__]
+        elif isinstance(target, str) and not _looks_like_path(target):
+            candidates = [target]
+        elif isinstance(target, (str, os.PathLike)):
+            path = _as_path(target)
+            candidates = modules_for_file(path)
+            if not candidates:
+                notes.append(
+                    Note(
+                        f"{path} is not the source of any loaded module",
+                        kind="resolve",
+                        file=os.path.abspath(path),
+                    )
+                )
+                continue
+        else:
+            notes.append(
+                Note(f"cannot reload {target!r}: expected a name, module or path", kind="resolve")
+            )
+            continue
+        for name in candidates:
+            why = refusal(name, sys.modules.get(name))
+            if why:
+                notes.append(Note(why, kind="resolve", module=name))
+                continue
+            owner = _owner(name)
+            expanded = _family(owner) if owner != name else [name]
+            for n in expanded:
+                if n not in names:
+                    names.append(n)
+    if notes:
+        raise ReloadError(
+            "; ".join(n.message for n in notes),
+            phase="resolve",
+            modules=tuple(names),
+            notes=tuple(notes),
+        )
+    return names
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.endswith(".py") or os.sep in text or "/" in text or text.startswith("file://")

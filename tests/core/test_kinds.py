@@ -1,0 +1,128 @@
+"""Dataclasses, enums, NamedTuples, __slots__ classes, module state and names."""
+
+from __future__ import annotations
+
+from reload_server import reimport
+
+
+def test_dataclass_gains_a_field(project):
+    m = project.module("m", "from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\n")
+    old = m.P(1)
+    project.edit(
+        "m", "from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\n    y: int = 7\n"
+    )
+    reimport("m")
+    fresh = m.P(1)
+    assert (fresh.x, fresh.y) == (1, 7)
+    assert type(fresh) is type(old)
+    assert m.P(1, 2) == m.P(1, 2)
+
+
+def test_enum_members_stay_identical_and_get_new_values(project):
+    m = project.module("m", "import enum\nclass Color(enum.Enum):\n    RED = 1\n    GREEN = 2\n")
+    red = m.Color.RED
+    project.edit(
+        "m",
+        "import enum\nclass Color(enum.Enum):\n    RED = 10\n    GREEN = 2\n    BLUE = 3\n"
+        "    def loud(self): return self.name.upper() + '!'\n",
+    )
+    reimport("m")
+    assert red is m.Color.RED
+    assert red.value == 10
+    assert m.Color(10) is red
+    assert m.Color.BLUE.loud() == "BLUE!"
+    assert isinstance(m.Color.BLUE, m.Color)
+    assert list(m.Color) == [red, m.Color.GREEN, m.Color.BLUE]
+
+
+def test_namedtuple_gains_a_field(project):
+    m = project.module("m", "from typing import NamedTuple\nclass P(NamedTuple):\n    x: int\n")
+    project.edit(
+        "m", "from typing import NamedTuple\nclass P(NamedTuple):\n    x: int\n    y: int = 0\n"
+    )
+    reimport("m")
+    assert m.P(1, 2).y == 2
+    assert m.P(1)._fields == ("x", "y")
+
+
+def test_slots_class_method_edit_is_applied_in_place(project):
+    src = "class S:\n    __slots__ = ('a',)\n    def __init__(self): self.a = 1\n    def f(self): return self.a + {n}\n"
+    m = project.module("m", src.format(n=0))
+    obj = m.S()
+    project.edit("m", src.format(n=10))
+    reimport("m")
+    assert obj.f() == 11
+    assert type(obj) is m.S
+
+
+def test_slots_layout_change_falls_back_with_a_note(project):
+    m = project.module("m", "class S:\n    __slots__ = ('a',)\n    def f(self): return 1\n")
+    obj = m.S()
+    held = [m.S]
+    project.edit("m", "class S:\n    __slots__ = ('a', 'b')\n    def f(self): return 2\n")
+    result = reimport("m")
+    notes = [n for n in result.notes if n.kind == "fallback"]
+    assert any("__slots__" in n.message for n in notes)
+    assert m.S().f() == 2
+    assert held[0] is m.S  # references to the class were moved to the new one
+    assert obj.f() == 1  # the old layout cannot change: documented
+
+
+def test_module_state_kept_with_name_error_idiom(project):
+    src = "try:\n    cache\nexcept NameError:\n    cache = {{}}\ndef get(): return ({v}, cache)\n"
+    m = project.module("m", src.format(v=1))
+    m.cache["k"] = "kept"
+    project.edit("m", src.format(v=2))
+    reimport("m")
+    assert m.get() == (2, {"k": "kept"})
+
+
+def test_name_removed_from_source_is_removed_from_module(project):
+    m = project.module("m", "def f(): return 1\ndef gone(): return 2\nLIMIT = 3\n")
+    project.edit("m", "def f(): return 1\n")
+    reimport("m")
+    assert not hasattr(m, "gone")
+    assert not hasattr(m, "LIMIT")
+    assert m.f() == 1
+
+
+def test_submodule_attribute_of_package_survives_reload(project):
+    pkg = project.package("pkg", "VERSION = 1\n")
+    project.module("pkg.sub", "X = 1\n")
+    project.edit("pkg", "VERSION = 2\n", package=True)
+    reimport("pkg")
+    assert pkg.VERSION == 2
+    assert pkg.sub.X == 1
+
+
+def test_added_function_is_available_and_sees_module_globals(project):
+    m = project.module("m", "BASE = 1\n")
+    project.edit("m", "BASE = 5\ndef g(): return BASE * 2\n")
+    reimport("m")
+    assert m.g() == 10
+
+
+def test_from_import_constant_copy_is_updated(project):
+    project.module("m", "TIMEOUT = 5\nNAMES = ['a']\n")
+    user = project.module("user", "from m import TIMEOUT, NAMES\n")
+    project.edit("m", "TIMEOUT = 10\nNAMES = ['a', 'b']\n")
+    reimport("m")
+    assert (user.TIMEOUT, user.NAMES) == (10, ["a", "b"])
+
+
+def test_constant_the_importer_rebound_itself_is_left_alone(project):
+    project.module("m", "TIMEOUT = 5\n")
+    user = project.module("user", "from m import TIMEOUT\nTIMEOUT = 99\n")
+    project.edit("m", "TIMEOUT = 10\n")
+    reimport("m")
+    assert user.TIMEOUT == 99
+
+
+def test_aliased_function_follows_its_definition(project):
+    m = project.module("m", "def a(): return 'a1'\ndef b(): return 'b1'\nchosen = a\n")
+    held_a = m.a
+    project.edit("m", "def a(): return 'a2'\ndef b(): return 'b2'\nchosen = b\n")
+    reimport("m")
+    assert m.chosen() == "b2"
+    assert held_a() == "a2"
+    assert m.chosen is m.b
