@@ -36,15 +36,22 @@ class Replacement:
 
 
 def rebind_module_globals(
-    replacements: dict[int, Replacement], skip: set[str] = frozenset()
+    replacements: dict[int, Replacement], only: set[str] | None = None
 ) -> int:
-    """Rebind module-level names that still point at replaced objects; returns how many."""
+    """Rebind module-level names that still point at replaced objects; returns how many.
+
+    Scans every loaded module, or only the modules named in ``only``.
+    """
     if not replacements:
         return 0
     ids = replacements.keys()
     count = 0
-    for name, module in list(sys.modules.items()):
-        if name in skip or not isinstance(module, ModuleType):
+    if only is None:
+        modules = list(sys.modules.values())
+    else:
+        modules = [sys.modules[n] for n in only if n in sys.modules]
+    for module in modules:
+        if not isinstance(module, ModuleType):
             continue
         ns = module.__dict__
         if ids.isdisjoint(map(id, ns.values())):

@@ -213,11 +213,17 @@ class _Transaction:
         for s, snap in zip(sources, snapshots):
             if s.name not in skipped:
                 _record_replacements(s.module.__dict__, snap, replacements)
-        for _, (new, keep) in list(merger.canon.items()):
-            if keep is not new:
-                replacements.setdefault(id(new), Replacement(new, keep, None))
-        _push_reexports(sources)
+        # Module-level values that changed identity: `from m import X` copies anywhere.
         rebind_module_globals(replacements)
+        # New objects that were merged into old ones: only the targets' own packages
+        # can hold them by name (targets' namespaces were merged above).
+        transient = {
+            key: Replacement(new, keep, None)
+            for key, (new, keep) in merger.canon.items()
+            if keep is not new
+        }
+        rebind_module_globals(transient, only=_parents(sources))
+        _push_reexports(sources)
         if merger.lost:
             t0 = time.perf_counter()
             changed = replace_everywhere(merger.lost)
@@ -254,6 +260,10 @@ class _Transaction:
             if isinstance(old, ModuleType) and old.__name__ == prefix + key:
                 continue  # a submodule, bound by the import system
             del ns[key]
+
+
+def _parents(sources: list[Source]) -> set[str]:
+    return {s.name.rpartition(".")[0] for s in sources if "." in s.name}
 
 
 def _parent_bindings(sources: list[Source]) -> list[tuple[ModuleType, str, object]]:
