@@ -53,7 +53,7 @@ class Merger:
         self.targets = targets
         self.notes = notes
         self.canon: dict[int, tuple[object, object]] = {}
-        self.lost: dict[int, tuple[object, object]] = {}
+        self.lost: dict[int, tuple[object, object, str]] = {}
         self._functions: list[FunctionType] = []
         self._classes: list[type] = []
 
@@ -189,7 +189,7 @@ class Merger:
     def _merge_function(self, old: FunctionType, new: FunctionType) -> object:
         if old.__globals__ is not new.__globals__:
             # Generated code (namedtuple's __new__) lives in a namespace of its own.
-            return self._lose(old, new, "it is generated code with its own namespace", quiet=True)
+            return self._lose(old, new, "it is generated code with its own namespace")
         oc, nc = old.__code__, new.__code__
         if oc.co_freevars != nc.co_freevars:
             return self._lose(
@@ -233,13 +233,9 @@ class Merger:
         if keep is not ov:
             ocell.cell_contents = keep
 
-    def _lose(self, old: object, new: object, why: str, quiet: bool = False) -> object:
+    def _lose(self, old: object, new: object, why: str) -> object:
         """Make ``new`` canonical in place of ``old``, for the heap fallback."""
-        self.lost[id(old)] = (old, new)
-        if not quiet:
-            self._note(
-                getattr(old, "__qualname__", repr(old)), f"replaced, not updated in place: {why}"
-            )
+        self.lost[id(old)] = (old, new, why)
         return self.adopt(new)
 
     def _note(self, what: str, message: str) -> None:

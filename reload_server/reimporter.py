@@ -224,12 +224,22 @@ class _Transaction:
         }
         rebind_module_globals(transient, only=_parents(sources))
         _push_reexports(sources)
-        if merger.lost:
+        lost = _still_referenced(merger.lost, snapshots)
+        if lost:
+            for old, _new, why in lost.values():
+                name = getattr(old, "__qualname__", type(old).__name__)
+                self.notes.append(
+                    Note(
+                        f"{name}: replaced, not updated in place: {why}",
+                        severity=WARNING,
+                        kind="fallback",
+                    )
+                )
             t0 = time.perf_counter()
-            changed = replace_everywhere(merger.lost)
+            changed = replace_everywhere({k: (v[0], v[1]) for k, v in lost.items()})
             self.notes.append(
                 Note(
-                    f"heap fallback updated {changed} references to {len(merger.lost)} replaced objects "
+                    f"heap fallback updated {changed} references to {len(lost)} replaced objects "
                     f"in {(time.perf_counter() - t0) * 1000:.1f} ms",
                     severity=INFO,
                     kind="fallback",
@@ -260,6 +270,29 @@ class _Transaction:
             if isinstance(old, ModuleType) and old.__name__ == prefix + key:
                 continue  # a submodule, bound by the import system
             del ns[key]
+
+
+def _still_referenced(lost: dict, snapshots: list[dict]) -> dict:
+    """The replaced objects something outside this reload may still hold.
+
+    A replaced object that only its old class or the namespace snapshot held
+    (a dataclass's generated ``__init__`` after a field change, say) needs no
+    heap pass.  Reference counts decide; where they are not exact (3.14's
+    borrowed references) every replaced object is searched for.
+    """
+    if sys.version_info >= (3, 14):
+        return dict(lost)
+    in_snapshots: dict[int, int] = {}
+    for snap in snapshots:
+        for value in snap.values():
+            if id(value) in lost:
+                in_snapshots[id(value)] = in_snapshots.get(id(value), 0) + 1
+    kept = {}
+    for key, entry in lost.items():
+        # References we hold: the tuple in `lost` and getrefcount's argument.
+        if sys.getrefcount(entry[0]) > 2 + in_snapshots.get(key, 0):
+            kept[key] = entry
+    return kept
 
 
 def _parents(sources: list[Source]) -> set[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reload_server import reimport
+import pytest
+
+from reload_server import ReloadError, reimport
 
 
 def test_dataclass_gains_a_field(project):
@@ -126,3 +128,29 @@ def test_aliased_function_follows_its_definition(project):
     assert m.chosen() == "b2"
     assert held_a() == "a2"
     assert m.chosen is m.b
+
+
+def test_dataclass_field_change_needs_no_heap_fallback(project):
+    project.module("m", "from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\n")
+    project.edit("m", "from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\n    y: int = 0\n")
+    result = reimport("m")
+    assert [n for n in result.notes if n.kind == "fallback"] == []
+
+
+def test_held_bound_method_of_a_method_that_starts_using_super_runs_new_code(project):
+    src = "class B:\n    def who(self): return 'b'\nclass K(B):\n    def who(self): return {body}\n"
+    m = project.module("m", src.format(body="'k'"))
+    callbacks = [m.K().who]
+    project.edit("m", src.format(body="'k+' + super().who()"))
+    result = reimport("m")
+    assert callbacks[0]() == "k+b"
+    assert any("K.who" in n.message for n in result.notes if n.kind == "fallback")
+
+
+def test_recursion_error_at_import_is_rolled_back(project):
+    m = project.module("m", "def f(): return 'old'\n")
+    project.edit("m", "def f(): return f()\nf()\n")
+    with pytest.raises(ReloadError) as info:
+        reimport("m")
+    assert "RecursionError" in info.value.notes[0].message
+    assert m.f() == "old"
