@@ -123,8 +123,25 @@ def watch(
     """Reload loaded modules when their files change under ``paths``; returns a stop function.
 
     Watches on a background thread with file-system events, debounced the way
-    editors save; each batch of changed modules is reloaded in one transaction.
+    editors save; each batch of changed modules is reloaded in one transaction
+    on ``runner`` (as for :func:`serve`).  Every outcome goes to ``on_reload``;
+    by default one line per reload or rollback is printed to stderr.  Connected
+    editors get the diagnostics either way.
     """
     from .watcher import watch as _watch
 
     return _watch(paths, runner=runner, on_reload=on_reload)
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext reload_server``: reload stale modules before each cell, transactionally."""
+    from .ipython import load_ipython_extension as _load
+
+    _load(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """``%unload_ext reload_server``."""
+    from .ipython import unload_ipython_extension as _unload
+
+    _unload(shell)

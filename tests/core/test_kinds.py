@@ -132,7 +132,9 @@ def test_aliased_function_follows_its_definition(project):
 
 def test_dataclass_field_change_needs_no_heap_fallback(project):
     project.module("m", "from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\n")
-    project.edit("m", "from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\n    y: int = 0\n")
+    project.edit(
+        "m", "from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\n    y: int = 0\n"
+    )
     result = reimport("m")
     assert [n for n in result.notes if n.kind == "fallback"] == []
 

@@ -1,4 +1,7 @@
-"""Fixtures for reimporter specs: real modules in a temporary directory, edited on disk."""
+"""Suite-wide rules and the shared ``project`` fixture.
+
+Under CI every part of the suite must run and nothing may be skipped.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,49 @@ import time
 from pathlib import Path
 
 import pytest
+
+# Each part of the suite that a full run must contain at least one test from.
+REQUIRED_PARTS = (
+    "tests/core/",
+    "tests/server/",
+    "tests/editors/test_nvim.py",
+    "tests/editors/test_vscode.py",
+    "tests/bench/",
+)
+
+_skipped: list[str] = []
+
+
+def _strict(config: pytest.Config) -> bool:
+    return bool(os.environ.get("CI")) and not config.invocation_params.args
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not _strict(session.config):
+        return
+    paths = [item.nodeid for item in session.items]
+    missing = [part for part in REQUIRED_PARTS if not any(p.startswith(part) for p in paths)]
+    if missing:
+        raise pytest.UsageError(f"CI run is missing parts of the suite: {', '.join(missing)}")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _strict(session.config) and _skipped and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
+    if _strict(config) and _skipped:
+        terminalreporter.write_line(
+            f"CI: {len(_skipped)} test(s) skipped, which a CI run does not allow: "
+            + ", ".join(_skipped[:10]),
+            red=True,
+        )
 
 
 class Project:

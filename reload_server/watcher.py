@@ -1,0 +1,153 @@
+"""Reloading on file changes, no editor needed.
+
+A background thread waits for file-system events (watchfiles: inotify, FSEvents
+or ReadDirectoryChangesW under one API; no polling) and turns each debounced
+batch of changes into one transactional reload of the loaded modules whose
+files changed.  Editors save in odd ways — write a temp file and rename it,
+delete and recreate, write several times in a row — so a batch is judged by
+what is on disk once it settles: a module is reloaded when its file exists and
+differs from what is loaded.  Files that are not loaded modules are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import staleness, targets
+from .events import Outcome
+from .results import ReloadError
+
+log = logging.getLogger("reload_server")
+
+# How long the watcher waits for a burst of writes to settle, in milliseconds.
+SETTLE_MS = 50
+
+
+def describe(outcome: Outcome) -> str:
+    """One readable line for a reload or a rollback."""
+    if isinstance(outcome, ReloadError):
+        where = ""
+        located = [n for n in outcome.notes if n.file and n.line]
+        if located:
+            n = located[0]
+            where = f" at {n.file}:{n.line}"
+        return f"reload_server: {', '.join(outcome.modules) or 'reload'} not reloaded{where}: {outcome.notes[0].message if outcome.notes else outcome.message}"
+    warnings = sum(1 for n in outcome.notes if n.severity == "warning")
+    extra = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+    return f"reload_server: reloaded {', '.join(outcome.modules)} in {outcome.duration * 1000:.1f} ms{extra}"
+
+
+def _print_line(outcome: Outcome) -> None:
+    print(describe(outcome), file=sys.stderr, flush=True)
+
+
+def changed_modules(paths: Iterable[str]) -> list[str]:
+    """Loaded modules whose files are among ``paths`` and changed since loaded."""
+    names: list[str] = []
+    for path in paths:
+        if not path.endswith(".py") or not os.path.isfile(path):
+            continue
+        for name in targets.modules_for_file(path):
+            if (
+                name not in names
+                and staleness.is_stale(name)
+                and targets.refusal(name, sys.modules.get(name)) is None
+            ):
+                names.append(name)
+    return names
+
+
+class Watcher:
+    """A running watch: :meth:`stop` ends it."""
+
+    def __init__(self, paths: list[str], runner: Any, on_reload: Callable[[Outcome], None]) -> None:
+        from .runners import make_runner
+
+        self.paths = paths
+        self._runner = make_runner(runner)
+        self._on_reload = on_reload
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reload_server-watch", daemon=True)
+
+    def start(self) -> Watcher:
+        staleness.snapshot()
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        self._runner.close()
+
+    def _run(self) -> None:
+        import watchfiles  # only now: the host pays for it only when it watches
+
+        try:
+            watch = watchfiles.watch(
+                *self.paths,
+                watch_filter=watchfiles.PythonFilter(),
+                step=SETTLE_MS,
+                stop_event=self._stop,
+                yield_on_timeout=False,
+                rust_timeout=500,
+                raise_interrupt=False,
+            )
+            self._ready.set()
+            for batch in watch:
+                self._handle({path for _change, path in batch})
+        except Exception:
+            log.exception("reload_server: the file watcher stopped")
+        finally:
+            self._ready.set()
+
+    def _handle(self, paths: set[str]) -> None:
+        names = changed_modules(sorted(paths))
+        if not names:
+            return
+        from .reimporter import reimport
+
+        def job() -> Outcome:
+            try:
+                return reimport(*names)
+            except ReloadError as e:
+                return e
+
+        future = self._runner.submit(job)
+        future.add_done_callback(self._report)
+
+    def _report(self, future) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            log.error("reload_server: watched reload failed unexpectedly: %r", error)
+            return
+        try:
+            self._on_reload(future.result())
+        except Exception:
+            log.exception("reload_server: on_reload callback failed")
+
+
+def watch(
+    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str] = ".",
+    *,
+    runner: Any = "thread",
+    on_reload: Callable[[Outcome], None] | None = None,
+) -> Callable[[], None]:
+    """Start watching; see :func:`reload_server.watch`.  Returns the stop function."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    resolved = [os.path.abspath(os.fspath(p)) for p in paths]
+    missing = [p for p in resolved if not os.path.exists(p)]
+    if missing:
+        raise FileNotFoundError(f"cannot watch what does not exist: {', '.join(missing)}")
+    watcher = Watcher(resolved, runner, on_reload or _print_line).start()
+    return watcher.stop
