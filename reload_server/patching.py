@@ -56,6 +56,7 @@ class Merger:
         self.lost: dict[int, tuple[object, object, str]] = {}
         self._functions: list[FunctionType] = []
         self._classes: list[type] = []
+        self._active: set[int] = set()
 
     # -- public -------------------------------------------------------------
 
@@ -71,7 +72,13 @@ class Merger:
         hit = self.canon.get(id(new))
         if hit is not None and hit[0] is new:
             return hit[1]
-        keep = self._merge(old, new, where)
+        if id(new) in self._active:
+            return old  # a cycle (a closure reaching back to its function): old stays
+        self._active.add(id(new))
+        try:
+            keep = self._merge(old, new, where)
+        finally:
+            self._active.discard(id(new))
         self.canon[id(new)] = (new, keep)
         return keep
 
@@ -82,9 +89,37 @@ class Merger:
             return keep
         if isinstance(new, FunctionType):
             self._functions.append(new)
-        elif isinstance(new, type) and self._owned(new):
-            self._classes.append(new)
+        elif isinstance(new, type):
+            if self._owned(new):
+                self._classes.append(new)
+        else:
+            self.reclass(new)
         return new
+
+    def reclass(self, value: object, depth: int = 0) -> object:
+        """Give an instance made while the new code ran the class that survives.
+
+        ``registry = Registry()`` at module level makes its instance from the
+        new class object, which is merged into the old one: the instance must
+        then belong to the old one, or ``isinstance(m.registry, m.Registry)``
+        would fail.  Containers are looked into two levels deep.
+        """
+        kind = type(value)
+        hit = self.canon.get(id(kind))
+        if hit is not None and hit[0] is kind:
+            if hit[1] is not kind and isinstance(hit[1], type):
+                try:
+                    value.__class__ = hit[1]
+                except TypeError:
+                    pass
+        elif depth < 2:
+            if kind is list or kind is tuple or kind is set or kind is frozenset:
+                for item in value:
+                    self.reclass(item, depth + 1)
+            elif kind is dict:
+                for item in value.values():
+                    self.reclass(item, depth + 1)
+        return value
 
     def finish(self) -> None:
         """Point defaults, closure cells and bases of kept objects at canonical objects."""
@@ -144,7 +179,7 @@ class Merger:
             return self.adopt(new)
         kind = type(new)
         if type(old) is not kind:
-            return new
+            return self.reclass(new)
         if kind is classmethod or kind is staticmethod:
             func = self.merge(old.__func__, new.__func__, where)
             if func is old.__func__:
@@ -177,7 +212,7 @@ class Merger:
             old.__doc__ = new.__doc__
             old.attrname = new.attrname
             return old
-        return new
+        return self.reclass(new)
 
     def _part(self, old: object, new: object, where: str) -> object:
         if old is None or new is None:
@@ -306,7 +341,11 @@ def _functions_in(value: object):
 
 
 def _retarget_class_cell(new: type, old: type) -> None:
-    """Methods of ``new`` that use ``super()`` must find ``old``, the class instances have."""
+    """Methods of ``new`` that use ``super()`` must find ``old``, the class instances have.
+
+    All methods of one class body share a single ``__class__`` cell, so the
+    first one found is enough.
+    """
     for value in new.__dict__.values():
         for f in _functions_in(value):
             code = f.__code__
@@ -315,6 +354,7 @@ def _retarget_class_cell(new: type, old: type) -> None:
                 try:
                     if cell.cell_contents is new:
                         cell.cell_contents = old
+                        return
                 except ValueError:
                     pass
 

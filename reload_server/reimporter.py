@@ -217,12 +217,14 @@ class _Transaction:
         rebind_module_globals(replacements)
         # New objects that were merged into old ones: only the targets' own packages
         # can hold them by name (targets' namespaces were merged above).
-        transient = {
-            key: Replacement(new, keep, None)
-            for key, (new, keep) in merger.canon.items()
-            if keep is not new
-        }
-        rebind_module_globals(transient, only=_parents(sources))
+        parents = _parents(sources)
+        if parents:
+            transient = {
+                key: Replacement(new, keep, None)
+                for key, (new, keep) in merger.canon.items()
+                if keep is not new
+            }
+            rebind_module_globals(transient, only=parents)
         _push_reexports(sources)
         lost = _still_referenced(merger.lost, snapshots)
         if lost:

@@ -156,3 +156,30 @@ def test_recursion_error_at_import_is_rolled_back(project):
         reimport("m")
     assert "RecursionError" in info.value.notes[0].message
     assert m.f() == "old"
+
+
+def test_module_level_instance_of_a_reloaded_class_belongs_to_the_surviving_class(project):
+    src = "class Registry:\n    def size(self): return {n}\nregistry = Registry()\nPAIR = [Registry()]\n"
+    m = project.module("m", src.format(n=1))
+    project.edit("m", src.format(n=2))
+    reimport("m")
+    assert isinstance(m.registry, m.Registry)
+    assert type(m.PAIR[0]) is m.Registry
+    assert m.registry.size() == 2
+
+
+def test_singledispatch_registrations_run_new_bodies(project):
+    src = """
+    import functools
+    @functools.singledispatch
+    def render(x): return "obj{v}"
+    @render.register
+    def _(x: int): return "int{v}"
+    @render.register
+    def _(x: str): return "str{v}"
+    """
+    m = project.module("m", src.format(v=1))
+    held = m.render
+    project.edit("m", src.format(v=2))
+    reimport("m")
+    assert (held(1), held("a"), held(1.5)) == ("int2", "str2", "obj2")
