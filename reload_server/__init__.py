@@ -7,15 +7,19 @@ machinery (pygls, lsprotocol) only ever on the server's own thread.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterable
-from types import ModuleType
-from typing import Any
 
 from . import importclock as _importclock
 from .events import Outcome, subscribe
 from .results import Frame, Note, ReloadError, ReloadResult
+
+TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable, Iterable
+    from types import ModuleType
+    from typing import Any
 
 __version__ = "0.1.0"
 

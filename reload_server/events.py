@@ -7,16 +7,18 @@ watcher and loggers subscribe.  The reimporter knows nothing of them.
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable
 
 from .results import ReloadError, ReloadResult
 
-Outcome = ReloadResult | ReloadError
-Listener = Callable[[Outcome], None]
+TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
 
-log = logging.getLogger("reload_server")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Listener = Callable[["Outcome"], None]
+
+Outcome = ReloadResult | ReloadError
 
 _listeners: list[Listener] = []
 _lock = threading.Lock()
@@ -47,4 +49,6 @@ def publish(outcome: Outcome) -> None:
         try:
             listener(outcome)
         except Exception:
-            log.exception("reload listener %r failed", listener)
+            import logging  # only when needed: the host may not use logging at all
+
+            logging.getLogger("reload_server").exception("reload listener %r failed", listener)

@@ -8,28 +8,58 @@ server converts them to LSP's 0-based positions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
+
+if TYPE_CHECKING:
+    from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
 
 
-@dataclass(frozen=True)
-class Frame:
+class _Value:
+    """A small immutable record: fields in ``__slots__``, compared by value.
+
+    Written by hand rather than with dataclasses, which would cost the host
+    program several milliseconds at ``import reload_server``.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, f) for f in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._fields() == self._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__)
+        return f"{type(self).__name__}({args})"
+
+
+class Frame(_Value):
     """One traceback frame inside a reloaded file."""
 
-    file: str
-    line: int
-    name: str
+    __slots__ = ("file", "line", "name")
+
+    def __init__(self, file: str, line: int, name: str) -> None:
+        _set = object.__setattr__
+        _set(self, "file", file)
+        _set(self, "line", line)
+        _set(self, "name", name)
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "name": self.name}
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(_Value):
     """A message about one module, optionally located in its source.
 
     ``kind`` says where it comes from: ``"resolve"``, ``"syntax"``, ``"import"``,
@@ -37,16 +67,43 @@ class Note:
     (an edit that could not be applied in place) or ``"update"``.
     """
 
-    message: str
-    severity: str = ERROR
-    module: str | None = None
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
-    end_line: int | None = None
-    end_column: int | None = None
-    kind: str = "import"
-    frames: tuple[Frame, ...] = ()
+    __slots__ = (
+        "message",
+        "severity",
+        "module",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "kind",
+        "frames",
+    )
+
+    def __init__(
+        self,
+        message: str,
+        severity: str = ERROR,
+        module: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        end_line: int | None = None,
+        end_column: int | None = None,
+        kind: str = "import",
+        frames: tuple[Frame, ...] = (),
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "message", message)
+        _set(self, "severity", severity)
+        _set(self, "module", module)
+        _set(self, "file", file)
+        _set(self, "line", line)
+        _set(self, "column", column)
+        _set(self, "end_line", end_line)
+        _set(self, "end_column", end_column)
+        _set(self, "kind", kind)
+        _set(self, "frames", tuple(frames))
 
     def __str__(self) -> str:
         where = ""
@@ -74,8 +131,7 @@ class Note:
         }
 
 
-@dataclass(frozen=True)
-class ReloadResult:
+class ReloadResult(_Value):
     """The value of a successful :func:`reload_server.reimport`.
 
     ``modules`` are the modules whose new code now runs, in the order they were
@@ -83,10 +139,20 @@ class ReloadResult:
     ``modules`` means there was nothing to do.
     """
 
-    modules: tuple[str, ...]
-    files: tuple[str, ...] = ()
-    notes: tuple[Note, ...] = ()
-    duration: float = 0.0
+    __slots__ = ("modules", "files", "notes", "duration")
+
+    def __init__(
+        self,
+        modules: tuple[str, ...],
+        files: tuple[str, ...] = (),
+        notes: tuple[Note, ...] = (),
+        duration: float = 0.0,
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "modules", tuple(modules))
+        _set(self, "files", tuple(files))
+        _set(self, "notes", tuple(notes))
+        _set(self, "duration", duration)
 
     @property
     def ok(self) -> bool:
