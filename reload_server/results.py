@@ -39,6 +39,12 @@ class _Value:
     def __hash__(self) -> int:
         return hash(self._fields())
 
+    def replace(self, **changes: object):
+        """A copy with some fields changed."""
+        fields = {f: getattr(self, f) for f in self.__slots__}
+        fields.update(changes)
+        return type(self)(**fields)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__)
         return f"{type(self).__name__}({args})"
