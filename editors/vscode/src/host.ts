@@ -1,0 +1,59 @@
+// The seams between the extension's logic (controller.ts) and the outside
+// world. vscodeHost.ts implements Host with the vscode API and
+// languageClient.ts implements Connector with vscode-languageclient; the
+// tests implement both with plain Node.
+import type { InitializationOptions, ServerStatus, Target } from "./protocol";
+import type { Notification, StatusView } from "./presentation";
+import type { Settings } from "./settings";
+
+export interface Log {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  show(): void;
+}
+
+export interface ActiveDocument {
+  fsPath: string;
+  languageId: string;
+  isDirty: boolean;
+  isUntitled: boolean;
+  save(): Promise<boolean>;
+}
+
+export interface Host {
+  readonly log: Log;
+  /** The current settings (read through settings.ts). */
+  settings(): Settings;
+  /** Folders to look for `.reload_server/` in: workspace folders, the active file's folder. */
+  searchStarts(): string[];
+  /** `fsPath` relative to its workspace folder ('/'-separated), or itself when outside any. */
+  relativePath(fsPath: string): string;
+  activeDocument(): ActiveDocument | null;
+  setStatus(view: StatusView): void;
+  notify(n: Notification): void;
+}
+
+export interface SessionHandlers {
+  /** `reloadServer/status` from the server. */
+  onStatus(status: ServerStatus): void;
+  /** The connection ended (app exited, network, or the server closed it). */
+  onClosed(reason: string): void;
+  /** Whether a save of this file should go to the server (reload on save). */
+  shouldReloadOnSave(fsPath: string): boolean;
+}
+
+export interface Session {
+  /** The server's `initialize` result. */
+  readonly initializeResult: unknown;
+  request<T>(method: string, params: unknown): Promise<T>;
+  /** shutdown + exit, then close the socket. */
+  stop(): Promise<void>;
+}
+
+export type Connector = (
+  target: Target,
+  init: InitializationOptions,
+  handlers: SessionHandlers,
+) => Promise<Session>;
