@@ -36,6 +36,7 @@ __all__ = [
     "poll",
     "reimport",
     "serve",
+    "serve_from_env",
     "stop",
     "subscribe",
     "watch",
@@ -98,6 +99,18 @@ def serve(
         runner=runner,
         discovery=discovery,
     )
+
+
+def serve_from_env() -> tuple[str, int] | None:
+    """Start the server if ``RELOAD_SERVER_LISTEN`` is set; returns its address, or None.
+
+    ``RELOAD_SERVER_LISTEN`` is ``[host:]port``; ``RELOAD_SERVER_TOKEN`` supplies
+    the token.  Lets a program opt in from its environment without code changes
+    between development and production.
+    """
+    from .server.control import serve_from_env as _serve_from_env
+
+    return _serve_from_env()
 
 
 def stop(timeout: float = 5.0) -> None:

@@ -158,6 +158,7 @@ def launch(argv: list[str]) -> int:
     except (OSError, ValueError, TypeError) as exc:
         sys.stderr.write(f"reload_server: cannot listen on {listen}: {exc}\n")
         return 2
+    _exit_on_sigterm()
     shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     sys.stderr.write(f"reload_server: listening on {shown} (pid {os.getpid()})\n")
     sys.stderr.flush()
@@ -167,6 +168,23 @@ def launch(argv: list[str]) -> int:
     else:
         runpy.run_module(opts.module, run_name="__main__", alter_sys=True)
     return 0
+
+
+def _exit_on_sigterm() -> None:
+    """Make ``kill PID`` a normal exit, so atexit stops the server and removes its discovery file.
+
+    The launcher owns the process, so it may; a program that installs its own
+    SIGTERM handler replaces this one.  The exit status stays the conventional 143.
+    """
+    import signal
+
+    if not hasattr(signal, "SIGTERM") or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 # -- the client ------------------------------------------------------------------
@@ -182,9 +200,13 @@ def reload_command(argv: list[str]) -> int:
     parser.add_argument("--stale", action="store_true", help="reload every module changed on disk")
     parser.add_argument("--root", help="with --stale: only modules under this directory")
     parser.add_argument("--force", action="store_true", help="reload even if unchanged on disk")
-    parser.add_argument("--host", help="server host (default: from the discovery file, else 127.0.0.1)")
+    parser.add_argument(
+        "--host", help="server host (default: from the discovery file, else 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, help="server port (default: from the discovery file)")
-    parser.add_argument("--token", help="access token (default: from the discovery file or $RELOAD_SERVER_TOKEN)")
+    parser.add_argument(
+        "--token", help="access token (default: from the discovery file or $RELOAD_SERVER_TOKEN)"
+    )
     parser.add_argument(
         "--path-mapping",
         action="append",
@@ -192,7 +214,9 @@ def reload_command(argv: list[str]) -> int:
         metavar="LOCAL=REMOTE",
         help="map a local directory to the app's (repeatable), as debugpy's pathMappings",
     )
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for the server"
+    )
     parser.add_argument("--json", action="store_true", help="print each ReloadOutcome as JSON")
     args = parser.parse_args(argv)
     if args.stale == bool(args.files):

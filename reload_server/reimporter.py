@@ -335,16 +335,21 @@ def _exception_note(
     source: Source | None, error: BaseException, kind: str, prefix: str = ""
 ) -> Note:
     """An error note at the deepest frame of the exception inside a reloaded file."""
-    frames = [
-        Frame(f.filename, f.lineno or 0, f.name)
-        for f in traceback.extract_tb(error.__traceback__)
-        if f.filename != __file__
-    ]
+    summaries = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != __file__]
+    frames = [Frame(f.filename, f.lineno or 0, f.name) for f in summaries]
     file = source.file if source is not None else None
-    line = None
-    inside = [f for f in frames if source is not None and _same_file(f.file, source.file)]
+    line = column = end_line = end_column = None
+    inside = [f for f in summaries if source is not None and _same_file(f.filename, source.file)]
     if inside:
-        line = inside[-1].line
+        last = inside[-1]
+        line = last.lineno
+        # 3.11+ knows the span of the raising expression (0-based columns).
+        colno = getattr(last, "colno", None)
+        if colno is not None:
+            column = colno + 1
+            end_line = getattr(last, "end_lineno", None)
+            end_colno = getattr(last, "end_colno", None)
+            end_column = end_colno + 1 if end_colno is not None else None
     elif isinstance(error, SyntaxError) and error.filename:
         file, line = error.filename, error.lineno
     text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
@@ -358,7 +363,9 @@ def _exception_note(
         module=source.name if source is not None else None,
         file=file,
         line=line,
-        column=1 if line else None,
+        column=column or (1 if line else None),
+        end_line=end_line if column else None,
+        end_column=end_column if column else None,
         kind=kind,
         frames=tuple(frames),
     )

@@ -20,6 +20,10 @@ from .importclock import started_ns
 
 _baseline: dict[str, tuple[str, int, int]] = {}
 
+# The program's main script runs as __main__ and cannot be reloaded in place;
+# listing it would make `reimport(*modified())` fail as a whole.
+_NEVER = frozenset({"__main__", "__mp_main__"})
+
 
 def _process_start_ns() -> int:
     """When this process started (Linux), else when reload_server was imported."""
@@ -104,7 +108,10 @@ def is_stale(name: str) -> bool:
 
 
 def modified(path: str | os.PathLike[str] | None = None) -> list[str]:
-    """Names of loaded modules whose source file changed since load, under ``path`` if given."""
+    """Names of loaded modules whose source file changed since load, under ``path`` if given.
+
+    The main script (``__main__``) is never listed: it cannot be reloaded.
+    """
     prefixes: tuple[str, ...] = ()
     exact: tuple[str, ...] = ()
     if path is not None:
@@ -116,6 +123,8 @@ def modified(path: str | os.PathLike[str] | None = None) -> list[str]:
     baseline = _baseline
     stat = os.stat
     for name, module in list(sys.modules.items()):
+        if name in _NEVER:
+            continue
         file = getattr(module, "__file__", None)
         if file.__class__ is not str or not file.endswith(".py"):
             continue

@@ -1,0 +1,202 @@
+"""Discovery files: how editors and the command-line client find a running server.
+
+In the spirit of nREPL's ``.nrepl-port``: ``serve()`` writes one small JSON file
+per process, ``<root>/.reload_server/<pid>.json``, where ``<root>`` is the app's
+working directory unless ``RELOAD_SERVER_ROOT`` names another, and
+``RELOAD_SERVER_DISCOVERY_DIR`` replaces the whole directory.  The directory is
+created 0700 and the file 0600 because it may hold the access token.  The file is
+removed when the server stops; readers skip entries whose process is gone.
+
+This module is stdlib-only: the command-line client imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("reload_server")
+
+VERSION = 1
+DIR_NAME = ".reload_server"
+ENV_ROOT = "RELOAD_SERVER_ROOT"
+ENV_DIR = "RELOAD_SERVER_DISCOVERY_DIR"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One discovery file as read back: where a live server listens."""
+
+    path: str
+    pid: int
+    host: str
+    port: int
+    token: str | None
+    root: str | None
+    started: float
+    data: dict[str, Any]
+
+
+def root_dir() -> str:
+    """The app's project root: ``RELOAD_SERVER_ROOT`` or the working directory."""
+    return os.path.abspath(os.environ.get(ENV_ROOT) or os.getcwd())
+
+
+def discovery_dir(root: str | None = None) -> str:
+    """The directory this process writes its discovery file into."""
+    override = os.environ.get(ENV_DIR)
+    if override:
+        return os.path.abspath(override)
+    return os.path.join(root or root_dir(), DIR_NAME)
+
+
+def write(host: str, port: int, token: str | None) -> str:
+    """Write this process's discovery file and return its path.
+
+    The file is written under a temporary name and renamed into place, so a
+    reader never sees half a file; it is created 0600 from the start (not
+    chmod-ed afterwards) so the token is never readable by others, whatever
+    the umask.
+    """
+    root = root_dir()
+    directory = discovery_dir(root)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        # makedirs honours the umask, which may only remove bits: make sure.
+        os.chmod(directory, 0o700)
+        # Like .pytest_cache: the folder keeps itself out of the user's git.
+        try:
+            with open(os.path.join(directory, ".gitignore"), "x", encoding="utf-8") as f:
+                f.write("# written by reload_server\n*\n")
+        except OSError:
+            pass
+    pid = os.getpid()
+    data = {
+        "version": VERSION,
+        "pid": pid,
+        "host": host,
+        "port": port,
+        "token": token,
+        "root": root,
+        "cwd": os.getcwd(),
+        "argv": list(sys.argv),
+        "python": sys.executable,
+        "started": time.time(),
+    }
+    path = os.path.join(directory, f"{pid}.json")
+    fd, tmp = tempfile.mkstemp(prefix=f".{pid}.", suffix=".tmp", dir=directory)
+    try:
+        # mkstemp creates the file 0600.
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def remove(path: str) -> None:
+    """Remove a discovery file written by :func:`write`, and its directory if now empty."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        log.warning("could not remove discovery file %s", path, exc_info=True)
+        return
+    directory = os.path.dirname(path)
+    try:
+        # Leaves the directory alone when other apps still have entries in it.
+        if set(os.listdir(directory)) <= {".gitignore"}:
+            ignore = os.path.join(directory, ".gitignore")
+            if os.path.exists(ignore):
+                os.unlink(ignore)
+            os.rmdir(directory)
+    except OSError:
+        pass
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this pid exists (it may belong to another user)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def read(path: str) -> Entry | None:
+    """Parse one discovery file; None if unreadable or not a discovery entry."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        return Entry(
+            path=path,
+            pid=int(data["pid"]),
+            host=str(data["host"]),
+            port=int(data["port"]),
+            token=data.get("token"),
+            root=data.get("root"),
+            started=float(data.get("started", 0.0)),
+            data=data,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def entries_in(directory: str, *, live_only: bool = True) -> list[Entry]:
+    """The entries in one discovery directory, newest first."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if not name.endswith(".json") or name.startswith("."):
+            continue
+        entry = read(os.path.join(directory, name))
+        if entry is None or (live_only and not pid_alive(entry.pid)):
+            continue
+        found.append(entry)
+    found.sort(key=lambda e: e.started, reverse=True)
+    return found
+
+
+def find(path: str | os.PathLike[str] | None = None) -> list[Entry]:
+    """Live servers for ``path`` (a file or directory; default the working directory), newest first.
+
+    Looks in ``RELOAD_SERVER_DISCOVERY_DIR`` when set, then in ``.reload_server/``
+    of the path's directory and of each parent, as editors do; the nearest
+    directory with a live entry wins.
+    """
+    override = os.environ.get(ENV_DIR)
+    if override:
+        found = entries_in(os.path.abspath(override))
+        if found:
+            return found
+    start = os.path.abspath(os.fspath(path) if path is not None else os.getcwd())
+    current = start if os.path.isdir(start) else os.path.dirname(start)
+    while True:
+        found = entries_in(os.path.join(current, DIR_NAME))
+        if found:
+            return found
+        parent = os.path.dirname(current)
+        if parent == current:
+            return []
+        current = parent

@@ -1,0 +1,212 @@
+"""Where reloads run.
+
+A reload executes the new module code and swaps functions and classes under the
+app's feet, so *which thread* does it matters to apps whose objects belong to one
+thread.  A runner takes a job (a callable with no arguments) and returns a
+:class:`concurrent.futures.Future` for its result; the server awaits that future
+without blocking its own event loop, so other clients keep being served while a
+reload runs.
+
+- ``"thread"`` (default): a dedicated worker thread.  The reimporter serializes
+  reloads with its process-wide lock, so this is right for any app that does not
+  care which thread runs module code.
+- an :class:`asyncio.AbstractEventLoop` owned by the app: the job runs as a
+  callback on that loop, between the app's own tasks, so no task ever sees a
+  half-done reload.  The loop must be running.
+- ``"poll"``: the job waits in a queue until the app calls :func:`poll` from its
+  own loop (a game loop, a Qt timer); use it when the app's objects may only be
+  touched from its main thread and that thread does not run asyncio.
+- a :class:`concurrent.futures.Executor`: jobs are submitted to it.
+
+This module is stdlib-only and cheap to import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+log = logging.getLogger("reload_server")
+
+T = TypeVar("T")
+
+# Jobs for "poll" runners, process-wide: poll() is called without naming a runner.
+_queue: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = (
+    queue.SimpleQueue()
+)
+
+
+class Runner(Protocol):
+    """Runs reload jobs somewhere and reports through futures."""
+
+    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """Schedule ``job`` and return a future for its result."""
+        ...
+
+    def close(self) -> None:
+        """Stop accepting jobs and cancel those not started."""
+        ...
+
+
+def _run_into(job: Callable[[], T], future: concurrent.futures.Future[T]) -> None:
+    """Run ``job`` and settle ``future`` with its result or exception (unless cancelled)."""
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        result = job()
+    except BaseException as exc:
+        future.set_exception(exc)
+        if not isinstance(exc, Exception):
+            raise
+    else:
+        future.set_result(result)
+
+
+class ThreadRunner:
+    """Runs jobs on one dedicated worker thread, one at a time."""
+
+    def __init__(self) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="reload_server-reload"
+        )
+
+    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
+        return self._executor.submit(job)
+
+    def close(self) -> None:
+        # Do not wait: a reload in progress finishes on its own; queued ones are dropped.
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def __repr__(self) -> str:
+        return "ThreadRunner()"
+
+
+class ExecutorRunner:
+    """Submits jobs to an executor the app owns (and closes: we never shut it down)."""
+
+    def __init__(self, executor: concurrent.futures.Executor) -> None:
+        self._executor = executor
+
+    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
+        return self._executor.submit(job)
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"ExecutorRunner({self._executor!r})"
+
+
+class LoopRunner:
+    """Runs jobs as callbacks on an asyncio event loop owned by the app."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        if self._loop.is_closed():
+            future.set_exception(RuntimeError("the app's event loop is closed"))
+            return future
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+        # A plain callback, not a task: it runs to completion between the app's
+        # tasks, which is exactly what "reload on the app's loop" should mean.
+        self._loop.call_soon_threadsafe(_run_into, job, future)
+        return future
+
+    def _forget(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def close(self) -> None:
+        with self._lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.cancel()
+
+    def __repr__(self) -> str:
+        return f"LoopRunner({self._loop!r})"
+
+
+class PollRunner:
+    """Queues jobs until the app calls :func:`poll` on its own thread."""
+
+    def __init__(self) -> None:
+        self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                future.set_exception(RuntimeError("the reload runner is closed"))
+                return future
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+        _queue.put((job, future))
+        return future
+
+    def _forget(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            pending = list(self._pending)
+        for future in pending:
+            future.cancel()
+
+    def __repr__(self) -> str:
+        return "PollRunner()"
+
+
+def poll() -> int:
+    """Run the reloads queued by ``runner="poll"`` on the calling thread; returns how many ran.
+
+    Never blocks waiting for work: with nothing queued it returns 0 at once, so
+    it is cheap to call every frame or timer tick.
+    """
+    count = 0
+    while True:
+        try:
+            job, future = _queue.get_nowait()
+        except queue.Empty:
+            return count
+        if future.cancelled():
+            continue
+        _run_into(job, future)
+        count += 1
+
+
+def make_runner(spec: Any) -> Runner:
+    """The runner for a ``runner=`` argument of ``serve()`` or ``watch()``.
+
+    Raises ``ValueError`` for an unknown name and ``TypeError`` for anything
+    that is neither a name, an event loop nor an executor.
+    """
+    if isinstance(spec, str):
+        if spec == "thread":
+            return ThreadRunner()
+        if spec == "poll":
+            return PollRunner()
+        raise ValueError(
+            f"unknown runner {spec!r}: expected 'thread', 'poll', an event loop or an executor"
+        )
+    if isinstance(spec, asyncio.AbstractEventLoop):
+        return LoopRunner(spec)
+    if isinstance(spec, concurrent.futures.Executor):
+        return ExecutorRunner(spec)
+    raise TypeError(
+        f"runner must be 'thread', 'poll', an asyncio event loop or an executor, not {type(spec).__name__}"
+    )

@@ -1,0 +1,131 @@
+"""The reload jobs behind ``reloadPath`` and ``reloadStale``, free of any LSP.
+
+Each job runs wherever the runner puts it (a worker thread, the app's loop, the
+app's ``poll()``) and returns a wire-ready *ReloadOutcome* dict in app paths.
+Jobs decide what to reload under the reimporter's process-wide lock, so no other
+reload changes ``sys.modules`` while they look, but call ``reimport`` after
+releasing it: ``reimport`` takes the lock itself and publishes its outcome to
+listeners *after* releasing it, a promise an outer hold would break.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..events import Outcome
+from ..results import WARNING, Note, ReloadError, ReloadResult
+
+Job = Callable[[], dict[str, Any]]
+
+
+def outcome_dict(outcome: Outcome) -> dict[str, Any]:
+    """The wire ReloadOutcome for a reimporter outcome: its ``to_dict()`` plus ``message``."""
+    data = outcome.to_dict()
+    if isinstance(outcome, ReloadResult):
+        text = str(outcome)
+        data["message"] = text.splitlines()[0] if text else "nothing to reload"
+    elif isinstance(outcome, ReloadError):
+        data.setdefault("message", outcome.message)
+    return data
+
+
+def simple_outcome(status: str, message: str, files: Iterable[str] = ()) -> dict[str, Any]:
+    """A ReloadOutcome for a request that never reached the reimporter."""
+    return {
+        "status": status,
+        "modules": [],
+        "files": list(files),
+        "durationMs": 0.0,
+        "message": message,
+        "notes": [],
+    }
+
+
+def reload_path_job(path: str, force: bool = False) -> Job:
+    """A job reloading the loaded module(s) whose source is ``path`` (an absolute app path).
+
+    Never imports anything new: a file that is no loaded module gives
+    ``not_loaded``.  Without ``force``, a file unchanged since it was loaded
+    gives ``unchanged``.
+    """
+
+    def job() -> dict[str, Any]:
+        from ..reimporter import reimport, reload_lock
+        from ..staleness import is_stale
+        from ..targets import modules_for_file
+
+        with reload_lock:
+            names = modules_for_file(path)
+            stale = force or any(is_stale(name) for name in names)
+        if not names:
+            return simple_outcome(
+                "not_loaded",
+                f"{path} is not the source of any loaded module; nothing reloaded",
+                [path],
+            )
+        if not stale:
+            return simple_outcome(
+                "unchanged",
+                f"{', '.join(names)} unchanged on disk since loaded; nothing reloaded",
+                [path],
+            )
+        try:
+            return outcome_dict(reimport(*names))
+        except ReloadError as exc:
+            return outcome_dict(exc)
+
+    return job
+
+
+def reload_stale_job(roots: Iterable[str] | None) -> Job:
+    """A job reloading, in one transaction, every loaded module changed on disk under ``roots``.
+
+    ``roots`` None means everywhere.  Modules that can never be reloaded in
+    place (the program's ``__main__``) are left out with a warning note rather
+    than failing the whole transaction because the main script was edited.
+    """
+    roots = list(roots) if roots is not None else None
+
+    def job() -> dict[str, Any]:
+        from ..reimporter import reimport, reload_lock
+        from ..staleness import modified
+        from ..targets import refusal
+
+        with reload_lock:
+            if roots is None:
+                names = modified()
+            else:
+                names = []
+                for root in roots:
+                    names.extend(n for n in modified(root) if n not in names)
+            skipped: list[Note] = []
+            reloadable = []
+            for name in names:
+                why = refusal(name, sys.modules.get(name))
+                if why is None:
+                    reloadable.append(name)
+                else:
+                    file = getattr(sys.modules.get(name), "__file__", None)
+                    skipped.append(
+                        Note(
+                            f"{why}; not reloaded",
+                            severity=WARNING,
+                            module=name,
+                            file=os.path.abspath(file) if isinstance(file, str) else None,
+                            kind="resolve",
+                        )
+                    )
+        if not reloadable:
+            data = simple_outcome("unchanged", "nothing changed on disk; nothing reloaded")
+        else:
+            try:
+                data = outcome_dict(reimport(*reloadable))
+            except ReloadError as exc:
+                data = outcome_dict(exc)
+        data["notes"] = [n.to_dict() for n in skipped] + data["notes"]
+        return data
+
+    return job

@@ -1,0 +1,395 @@
+"""One LSP session per TCP connection, on a pygls protocol object of its own.
+
+pygls's ``LanguageServer`` owns exactly one protocol (one peer), so each
+connection gets its own small ``Session`` (a ``LanguageServer``): replies go to
+the connection that asked, and one client's shutdown, exit or crash touches
+nothing else.  Messages are read and parsed by the listener; :meth:`Session.receive`
+enforces the lifecycle rules pygls leaves to the host (nothing before
+``initialize``, nothing after ``shutdown``, ``exit`` closes only this
+connection, never ``sys.exit``) and turns bad input into JSON-RPC errors.
+
+Imported only on the server's thread: it imports pygls and lsprotocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import Any
+
+import attrs
+from cattrs.errors import ClassValidationError
+from lsprotocol import types
+from pygls.exceptions import (
+    FeatureRequestError,
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+)
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.workspace import Workspace
+
+from .. import __version__
+from . import features
+from .diagnostics import publish_params
+from .framing import encode
+from .hub import Hub
+from .paths import PathMapper, parse_mappings
+
+log = logging.getLogger("reload_server")
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+UNAUTHORIZED = -32001
+SERVER_NOT_INITIALIZED = -32002
+PATH_NOT_ALLOWED = -32003
+
+# Once this much is queued for a client that does not read, drop the client
+# rather than grow the app's memory without bound.
+MAX_WRITE_BUFFER = 32 * 1024 * 1024
+
+COMMANDS = ("reload_server.reloadPath", "reload_server.reloadStale")
+
+
+class Unauthorized(JsonRpcException):
+    CODE = UNAUTHORIZED
+    MESSAGE = "Unauthorized"
+
+
+class PathNotAllowed(JsonRpcException):
+    CODE = PATH_NOT_ALLOWED
+    MESSAGE = "PathNotAllowed"
+
+
+@attrs.define
+class RawRequest:
+    """A request whose params reach the handler as plain JSON (pygls would make namedtuples)."""
+
+    id: int | str
+    method: str
+    jsonrpc: str
+    params: Any = None
+
+
+class ConnectionWriter:
+    """The writer pygls sends through: a StreamWriter that ignores writes once closed."""
+
+    def __init__(self, writer: asyncio.StreamWriter, peer: str) -> None:
+        self._writer = writer
+        self._peer = peer
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self._writer.write(data)
+        if self._writer.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            log.warning("client %s does not read its messages; closing its connection", self._peer)
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            # Flushes what is buffered (say, an error reply), then closes.
+            self._writer.close()
+
+
+class ReloadProtocol(LanguageServerProtocol):
+    """pygls's LSP protocol with the lifecycle of a server living inside an app."""
+
+    _server: Session
+
+    def get_message_type(self, method: str) -> Any:
+        if method in features.REQUESTS:
+            return RawRequest
+        return super().get_message_type(method)
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> dict[str, Any]:
+        session = self._server
+        result = session.initialize(params)
+        self.client_capabilities = params.capabilities
+        # Kept so pygls's own handlers (workspace folders) keep working; the
+        # server itself never reads it, so an odd rootUri must not fail initialize.
+        try:
+            self._workspace = Workspace(
+                params.root_uri or None,
+                types.TextDocumentSyncKind.None_,
+                params.workspace_folders or [],
+            )
+        except Exception:  # noqa: BLE001
+            log.debug("unusable rootUri/workspaceFolders from %s", session.peer, exc_info=True)
+            self._workspace = Workspace(None, types.TextDocumentSyncKind.None_, [])
+        return result
+
+    @lsp_method(types.INITIALIZED)
+    def lsp_initialized(self, *args: Any) -> None:
+        self._server.on_initialized()
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> None:
+        # Never sys.exit(): this connection ends, the app and other clients go on.
+        self._server.close()
+
+    # Editors must not stream buffers into the app: accept these, keep nothing.
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: Any) -> None:
+        pass
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: Any) -> None:
+        pass
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: Any) -> None:
+        pass
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    async def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
+        return await features.execute_command(self._server, params.command, params.arguments)
+
+
+class Session(LanguageServer):
+    """One client connection: its lifecycle state, its path mappings, its options."""
+
+    def __init__(self, hub: Hub, writer: asyncio.StreamWriter, peer: str) -> None:
+        super().__init__(
+            name="reload_server",
+            version=__version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+            protocol_cls=ReloadProtocol,
+        )
+        self.hub = hub
+        self.peer = peer
+        self.writer = ConnectionWriter(writer, peer)
+        self.protocol.set_writer(self.writer)
+        self.initialized = False  # initialize answered successfully
+        self.ready = False  # initialized received: gets broadcasts
+        self.client_name = peer
+        self.reload_on_save = False
+        self.mapper = PathMapper()
+        self._close_after_reply = False
+        features.register(self)
+
+    # -- incoming --------------------------------------------------------------
+
+    def receive(self, body: bytes) -> None:
+        """Handle one message body read off the connection."""
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            self.send_error(None, PARSE_ERROR, f"Parse error: {exc}")
+            return
+        if not isinstance(data, dict):
+            what = "batch" if isinstance(data, list) else type(data).__name__
+            self.send_error(
+                None, INVALID_REQUEST, f"Invalid Request: expected a JSON-RPC object, got a {what}"
+            )
+            return
+        msg_id = data.get("id")
+        if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, (int, str))):
+            self.send_error(
+                None, INVALID_REQUEST, "Invalid Request: id must be a number or a string"
+            )
+            return
+        if data.get("jsonrpc") != "2.0":
+            self.send_error(msg_id, INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0"')
+            return
+        method = data.get("method")
+        is_request = "id" in data and method is not None
+        if method is None:
+            if "id" in data and ("result" in data or "error" in data):
+                self._dispatch(data, is_request=False)  # a reply to one of our requests
+            else:
+                self.send_error(msg_id, INVALID_REQUEST, "Invalid Request: no method")
+            return
+        if not isinstance(method, str):
+            self.send_error(msg_id, INVALID_REQUEST, "Invalid Request: method must be a string")
+            return
+        if method == types.EXIT:
+            self.close()
+            return
+        if not self.initialized and method != types.INITIALIZE:
+            if is_request:
+                self.send_error(
+                    msg_id,
+                    SERVER_NOT_INITIALIZED,
+                    f"ServerNotInitialized: send initialize before {method}",
+                )
+            return
+        if method == types.INITIALIZE and self.initialized:
+            if is_request:
+                self.send_error(
+                    msg_id, INVALID_REQUEST, "Invalid Request: initialize was already sent"
+                )
+            return
+        if self.protocol._shutdown:
+            if is_request:
+                self.send_error(
+                    msg_id,
+                    INVALID_REQUEST,
+                    f"Invalid Request: {method} after shutdown; only exit is accepted",
+                )
+            return
+        self._dispatch(data, is_request)
+
+    def _dispatch(self, data: dict[str, Any], is_request: bool) -> None:
+        try:
+            message = self.protocol.structure_message(data)
+        except JsonRpcException as exc:
+            if is_request:
+                why = exc.message
+                if isinstance(exc.__cause__, ClassValidationError):
+                    why = _validation_message(exc.__cause__)
+                code = INVALID_PARAMS if isinstance(exc, JsonRpcInvalidParams) else exc.code
+                self.send_error(data["id"], code, f"Invalid params for {data['method']}: {why}")
+            else:
+                log.debug(
+                    "dropped malformed notification %s from %s", data.get("method"), self.peer
+                )
+            return
+        self.protocol.handle_message(message)
+        if self._close_after_reply:
+            self.close()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def initialize(self, params: types.InitializeParams) -> dict[str, Any]:
+        """Check the token and read the options; the InitializeResult (a plain dict)."""
+        options = params.initialization_options
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise JsonRpcInvalidParams("initializationOptions must be an object")
+        if self.hub.token is not None:
+            given = options.get("token")
+            if not isinstance(given, str) or not hmac.compare_digest(
+                given.encode("utf-8"), self.hub.token.encode("utf-8")
+            ):
+                self._close_after_reply = True
+                reason = "missing access token" if given is None else "wrong access token"
+                log.warning("refused client %s: %s", self.peer, reason)
+                raise Unauthorized(
+                    f"Unauthorized: {reason}; pass the server's token in initializationOptions.token"
+                )
+        reload_on_save = options.get("reloadOnSave", False)
+        if not isinstance(reload_on_save, bool):
+            raise JsonRpcInvalidParams("initializationOptions.reloadOnSave must be a boolean")
+        try:
+            mappings = parse_mappings(options.get("pathMappings"))
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(f"initializationOptions.{exc}") from None
+        name = options.get("clientName")
+        if not isinstance(name, str):
+            name = params.client_info.name if params.client_info else self.peer
+        self.client_name = f"{name} ({self.peer})"
+        self.reload_on_save = reload_on_save
+        self.mapper = PathMapper(mappings)
+        self.initialized = True
+        log.info("client %s connected", self.client_name)
+        return {
+            "capabilities": {
+                "textDocumentSync": {
+                    "openClose": False,
+                    "change": 0,
+                    "save": {"includeText": False},
+                },
+                "executeCommandProvider": {"commands": list(COMMANDS)},
+                "experimental": {
+                    "reloadServer": {"protocolVersion": 1, "app": dict(self.hub.app)},
+                },
+            },
+            "serverInfo": {"name": "reload_server", "version": __version__},
+        }
+
+    def on_initialized(self) -> None:
+        self.ready = True
+        self.send_status(self.hub.status())
+        # A client connecting after a failed reload sees its errors at once.
+        self.publish(self.hub.diagnostics)
+
+    def close(self) -> None:
+        """End this connection only."""
+        self.ready = False
+        self.writer.close()
+
+    # -- outgoing --------------------------------------------------------------
+
+    def send_error(self, msg_id: int | str | None, code: int, message: str) -> None:
+        """A JSON-RPC error reply, also for messages pygls never saw (``id`` may be null)."""
+        log.debug("error %s to %s: %s", code, self.peer, message)
+        self.writer.write(
+            encode({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}})
+        )
+
+    def publish(self, changed: dict[str, list[Any]]) -> None:
+        """``textDocument/publishDiagnostics`` for each file (app path → notes)."""
+        for file, notes in changed.items():
+            params = publish_params(file, notes, self.mapper.uri)
+            self.protocol.notify(
+                types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
+                self.protocol._converter.structure(params, types.PublishDiagnosticsParams),
+            )
+
+    def log_outcome(self, outcome: dict[str, Any]) -> None:
+        """One ``window/logMessage`` line for a reload."""
+        failed = outcome["status"] == "failed"
+        text = outcome["message"]
+        located = next(
+            (n for n in outcome.get("notes", []) if n.get("file") and n.get("line")), None
+        )
+        if failed and located:
+            text += f" [{self.mapper.to_client(located['file'])}:{located['line']}]"
+        self.log_message(text, types.MessageType.Error if failed else types.MessageType.Info)
+
+    def log_message(self, text: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_log_message(types.LogMessageParams(type=kind, message=f"reload_server: {text}"))
+
+    def send_status(self, status: dict[str, Any]) -> None:
+        if status.get("lastReload") is not None:
+            status = {**status, "lastReload": self.mapper.outcome(status["lastReload"])}
+        self.protocol.notify("reloadServer/status", status)
+
+    # -- pygls hooks -----------------------------------------------------------
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # pygls would pop up "Error in server" in the editor; the log is the place.
+        if source is FeatureRequestError and not isinstance(error, JsonRpcInternalError):
+            log.debug("request error for %s: %s", self.peer, error)
+        else:
+            log.warning("error serving %s: %s", self.peer, error)
+
+
+def _validation_message(error: ClassValidationError) -> str:
+    try:
+        from cattrs import transform_error
+
+        return "; ".join(transform_error(error))
+    except Exception:  # noqa: BLE001 - a worse message is still a message
+        return str(error)
+
+
+class QuietJsonRpcErrors:
+    """A logging filter: errors meant for a client are replies, not tracebacks in the app's log."""
+
+    def filter(self, record: Any) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, JsonRpcException) and not isinstance(exc, JsonRpcInternalError))
+
+
+def quiet_pygls() -> None:
+    """Keep pygls from writing every message it sends into the host's log."""
+    pygls_log = logging.getLogger("pygls")
+    if pygls_log.level == logging.NOTSET:
+        # The host did not configure pygls: its INFO (every message sent) and
+        # WARNING (every unknown notification) lines are noise in an app's log.
+        pygls_log.setLevel(logging.ERROR)
+    rpc_log = logging.getLogger("pygls.protocol.json_rpc")
+    if not any(isinstance(f, QuietJsonRpcErrors) for f in rpc_log.filters):
+        rpc_log.addFilter(QuietJsonRpcErrors())

@@ -1,0 +1,245 @@
+"""The server's pure parts, without processes or sockets: paths, diagnostics, framing, discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import pytest
+
+from reload_server import discovery
+from reload_server.results import Frame, Note, ReloadError, ReloadResult
+from reload_server.runners import PollRunner, make_runner, poll
+from reload_server.server.control import is_loopback, parse_address
+from reload_server.server.diagnostics import notes_by_file, publish_params, utf16
+from reload_server.server.framing import MAX_BODY, FrameError, encode, read_frame
+from reload_server.server.paths import Mapping, PathMapper, Roots, path_to_uri, uri_to_path
+
+# -- paths -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "path"),
+    [
+        ("file:///home/me/a%20b.py", "/home/me/a b.py"),
+        ("file:///C:/Users/me/app.py", "C:/Users/me/app.py"),
+        ("file:///c%3A/Users/me/app.py", "c:/Users/me/app.py"),
+    ],
+)
+def test_uri_to_path(uri, path):
+    assert uri_to_path(uri) == path
+
+
+def test_path_to_uri_round_trips():
+    assert uri_to_path(path_to_uri("/srv/app/x y#.py")) == "/srv/app/x y#.py"
+
+
+def test_mapping_from_a_windows_editor_to_a_linux_container():
+    mapper = PathMapper([Mapping("C:\\work\\proj", "/app")])
+
+    assert mapper.to_app("C:\\work\\proj\\pkg\\mod.py") == "/app/pkg/mod.py"
+    assert mapper.to_app("file:///C:/work/proj/pkg/mod.py") == "/app/pkg/mod.py"
+    assert mapper.to_client("/app/pkg/mod.py") == "C:\\work\\proj\\pkg\\mod.py"
+    assert mapper.uri("/app/pkg/mod.py") == "file:///C:/work/proj/pkg/mod.py"
+
+
+def test_the_longest_mapping_wins_and_prefixes_must_end_at_a_separator():
+    mapper = PathMapper([Mapping("/l", "/r"), Mapping("/l/sub", "/other")])
+
+    assert mapper.to_app("/l/sub/x.py") == "/other/x.py"
+    assert mapper.to_app("/l/x.py") == "/r/x.py"
+    assert mapper.to_app("/lx/x.py") == "/lx/x.py"
+
+
+def test_roots_compare_real_paths(tmp_path):
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    (tmp_path / "outside.py").write_text("")
+    (inside / "link.py").symlink_to(tmp_path / "outside.py")
+    roots = Roots([inside])
+
+    assert roots.allows(str(inside / "mod.py"))
+    assert not roots.allows(str(inside / "link.py"))
+    assert not roots.allows(str(tmp_path / "insider.py"))
+    assert Roots(None).allows("/anything.py")
+
+
+# -- diagnostics -----------------------------------------------------------------
+
+
+def test_utf16_counts_astral_characters_twice():
+    assert utf16("a\U0001f600b", 2) == 3
+    assert utf16("abc", 2) == 2
+    assert utf16(None, 5) == 5
+
+
+def test_a_failed_reload_gives_its_files_their_notes_and_the_suffix(tmp_path):
+    file = str(tmp_path / "m.py")
+    error = ReloadError(
+        "boom",
+        phase="import",
+        modules=("m",),
+        files=(file,),
+        notes=(Note("ValueError: x", file=file, line=2, kind="import"),),
+        rolled_back=True,
+    )
+
+    [(path, [note])] = notes_by_file(error).items()
+
+    assert path == file
+    assert note.message == "ValueError: x (rolled back; the old code is still running)"
+
+
+def test_a_successful_reload_clears_its_files(tmp_path):
+    file = str(tmp_path / "m.py")
+
+    assert notes_by_file(ReloadResult(("m",), (file,))) == {file: []}
+
+
+def test_a_line_note_underlines_the_code_not_the_indentation(tmp_path):
+    file = tmp_path / "m.py"
+    file.write_text("def f():\n    raise ValueError('x')  \n")
+    note = Note(
+        "ValueError: x", file=str(file), line=2, column=1, frames=(Frame(str(file), 2, "f"),)
+    )
+
+    params = publish_params(str(file), [note], path_to_uri)
+
+    [diagnostic] = params["diagnostics"]
+    assert diagnostic["range"] == {
+        "start": {"line": 1, "character": 4},
+        "end": {"line": 1, "character": 25},
+    }
+    assert diagnostic["source"] == "reload_server"
+    assert diagnostic["relatedInformation"][0]["location"]["uri"] == path_to_uri(str(file))
+
+
+# -- framing ---------------------------------------------------------------------
+
+
+async def _frames(data: bytes) -> list[bytes | None]:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    frames = []
+    while True:
+        body = await read_frame(reader)
+        frames.append(body)
+        if body is None:
+            return frames
+
+
+async def test_frames_are_read_back_as_written():
+    assert await _frames(encode({"a": 1}) + encode({"b": "é"})) == [
+        b'{"a":1}',
+        b'{"b":"\\u00e9"}',
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"Content-Length: %d\r\n\r\n" % (MAX_BODY + 1),
+        b"Content-Length: abc\r\n\r\n{}",
+        b"Content-Type: x\r\n\r\n{}",
+        b"Content-Length: 10\r\n\r\n{}",
+        b"garbage\r\n\r\n",
+    ],
+    ids=["oversized", "bad-length", "no-length", "truncated", "no-colon"],
+)
+async def test_unreadable_frames_raise(data):
+    with pytest.raises(FrameError):
+        await _frames(data)
+
+
+# -- addresses -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        (8765, ("127.0.0.1", 8765)),
+        ("8765", ("127.0.0.1", 8765)),
+        ("0.0.0.0:1", ("0.0.0.0", 1)),
+        ("[::1]:9", ("::1", 9)),
+        (("localhost", 0), ("localhost", 0)),
+    ],
+)
+def test_parse_address(address, expected):
+    assert parse_address(address) == expected
+
+
+@pytest.mark.parametrize("address", [70000, "host:port", True, ("h", "1")])
+def test_parse_address_rejects(address):
+    with pytest.raises((ValueError, TypeError)):
+        parse_address(address)
+
+
+def test_loopback_detection():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("")
+
+
+# -- discovery -------------------------------------------------------------------
+
+
+def test_find_skips_dead_processes_and_prefers_the_newest(tmp_path, monkeypatch):
+    monkeypatch.delenv(discovery.ENV_DIR, raising=False)
+    directory = tmp_path / discovery.DIR_NAME
+    directory.mkdir()
+    entries = {
+        "old.json": {"pid": os.getpid(), "host": "127.0.0.1", "port": 1, "started": 1.0},
+        "new.json": {"pid": os.getpid(), "host": "127.0.0.1", "port": 2, "started": 2.0},
+        "dead.json": {"pid": 2**22 + 12345, "host": "127.0.0.1", "port": 3, "started": 3.0},
+        "junk.json": "not an entry",
+    }
+    for name, data in entries.items():
+        (directory / name).write_text(json.dumps(data))
+    (tmp_path / "pkg").mkdir()
+
+    found = discovery.find(tmp_path / "pkg" / "mod.py")
+
+    assert [e.port for e in found] == [2, 1]
+
+
+def test_write_then_remove(tmp_path, monkeypatch):
+    monkeypatch.setenv(discovery.ENV_ROOT, str(tmp_path))
+    monkeypatch.delenv(discovery.ENV_DIR, raising=False)
+
+    path = discovery.write("127.0.0.1", 4242, None)
+
+    assert discovery.find(tmp_path)[0].port == 4242
+    discovery.remove(path)
+    assert not os.path.exists(path)
+    assert not (tmp_path / discovery.DIR_NAME).exists()
+
+
+# -- runners ---------------------------------------------------------------------
+
+
+def test_poll_runs_queued_jobs_on_the_calling_thread_only_when_called():
+    runner = PollRunner()
+    future = runner.submit(lambda: 42)
+
+    assert not future.done()
+    assert poll() == 1
+    assert future.result(timeout=1) == 42
+    assert poll() == 0
+
+
+def test_closing_a_poll_runner_cancels_what_it_queued():
+    runner = PollRunner()
+    future = runner.submit(lambda: 42)
+
+    runner.close()
+
+    assert future.cancelled()
+    assert poll() == 0
+
+
+@pytest.mark.parametrize("spec", ["threads", 3, None])
+def test_make_runner_rejects_unknown_runners(spec):
+    with pytest.raises((ValueError, TypeError)):
+        make_runner(spec)
