@@ -90,10 +90,14 @@ class Hub:
                 self.diagnostics[file] = notes
             else:
                 self.diagnostics.pop(file, None)
+        # A reload the server runs ends with run()'s "idle" status, which carries
+        # this outcome; one from elsewhere (watch(), the API) gets its status here.
+        status = None if self._active else self.status()
         for session in self.ready_sessions():
             session.publish(changed)
             session.log_outcome(self.last_reload)
-            session.send_status(self.status())
+            if status is not None:
+                session.send_status(status)
 
     def clear(self, file: str) -> None:
         """Drop diagnostics of a file whose running code is its source again."""

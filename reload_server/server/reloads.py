@@ -28,7 +28,9 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
         text = str(outcome)
         data["message"] = text.splitlines()[0] if text else "nothing to reload"
     elif isinstance(outcome, ReloadError):
-        data.setdefault("message", outcome.message)
+        # Name what failed: the note alone ("SyntaxError: …") does not say which module.
+        what = ", ".join(outcome.modules) or "reload"
+        data["message"] = f"{what} not reloaded: {outcome.message}"
     return data
 
 
