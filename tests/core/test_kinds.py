@@ -183,3 +183,32 @@ def test_singledispatch_registrations_run_new_bodies(project):
     project.edit("m", src.format(v=2))
     reimport("m")
     assert (held(1), held("a"), held(1.5)) == ("int2", "str2", "obj2")
+
+
+def test_changed_bases_are_applied_to_the_old_class(project):
+    src = "class A:\n    def who(self): return 'a'\nclass B:\n    def who(self): return 'b'\nclass K({base}):\n    pass\n"
+    m = project.module("m", src.format(base="A"))
+    obj = m.K()
+    project.edit("m", src.format(base="B"))
+    reimport("m")
+    assert obj.who() == "b"
+    assert isinstance(obj, m.B)
+
+
+def test_metaclass_change_falls_back_and_moves_instances(project):
+    src = "class Meta(type):\n    pass\nclass K{meta}:\n    def f(self): return {v}\n"
+    m = project.module("m", src.format(meta="", v=1))
+    obj = m.K()
+    registry = {"k": obj}
+    project.edit("m", src.format(meta="(metaclass=Meta)", v=2))
+    result = reimport("m")
+    assert any("metaclass" in n.message for n in result.notes if n.kind == "fallback")
+    assert type(registry["k"]) is m.K
+    assert obj.f() == 2
+
+
+def test_name_that_changes_kind_takes_the_new_object(project):
+    m = project.module("m", "def Thing(): return 'function'\n")
+    project.edit("m", "class Thing:\n    kind = 'class'\n")
+    reimport("m")
+    assert m.Thing.kind == "class"
