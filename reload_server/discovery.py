@@ -77,6 +77,7 @@ def write(host: str, port: int, token: str | None) -> str:
         except OSError:
             pass
     pid = os.getpid()
+    prune(directory)
     data = {
         "version": VERSION,
         "pid": pid,
@@ -176,6 +177,35 @@ def entries_in(directory: str, *, live_only: bool = True) -> list[Entry]:
         found.append(entry)
     found.sort(key=lambda e: e.started, reverse=True)
     return found
+
+
+def prune(directory: str) -> None:
+    """Remove entries of processes that are gone (say, a forked worker ended with ``os._exit``)."""
+    for entry in entries_in(directory, live_only=False):
+        if entry.pid != os.getpid() and not pid_alive(entry.pid):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def same_project(entries: list[Entry], root: str | None) -> list[Entry]:
+    """The entries among ``entries`` that belong to the project ``root`` (all when None)."""
+    if root is None:
+        return list(entries)
+    return [
+        e for e in entries if e.root is None or os.path.abspath(e.root) == os.path.abspath(root)
+    ]
+
+
+def siblings(own_file: str) -> list[Entry]:
+    """The other live servers of this process's project: entries next to ``own_file``
+    (this process's discovery file) with the same root, this process excluded."""
+    own = read(own_file)
+    root = own.root if own is not None else None
+    return [
+        e for e in same_project(entries_in(os.path.dirname(own_file)), root) if e.pid != os.getpid()
+    ]
 
 
 def find(path: str | os.PathLike[str] | None = None) -> list[Entry]:

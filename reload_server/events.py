@@ -7,6 +7,7 @@ watcher and loggers subscribe.  The reimporter knows nothing of them.
 
 from __future__ import annotations
 
+import os
 import threading
 
 from .results import ReloadError, ReloadResult
@@ -22,6 +23,8 @@ Outcome = ReloadResult | ReloadError
 
 _listeners: list[Listener] = []
 _lock = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
 
 
 def subscribe(listener: Listener) -> Callable[[], None]:

@@ -46,6 +46,9 @@ log = logging.getLogger("reload_server")
 
 #: Held for the whole of every reload: one at a time, process-wide.
 reload_lock = threading.RLock()
+# A fork while another thread reloads would leave the child's lock held forever.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=reload_lock._at_fork_reinit)
 
 # Names the import system, not the source, puts in a module's namespace.
 _SYSTEM_NAMES = frozenset(

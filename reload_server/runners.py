@@ -189,6 +189,15 @@ def poll() -> int:
         count += 1
 
 
+def after_fork_in_child() -> None:
+    """In a forked child: forget reloads the parent queued for ``poll()``.
+
+    Their futures belong to the parent's server, whose loop does not run here.
+    """
+    global _queue
+    _queue = queue.SimpleQueue()
+
+
 def make_runner(spec: Any) -> Runner:
     """The runner for a ``runner=`` argument of ``serve()`` or ``watch()``.
 

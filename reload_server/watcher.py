@@ -24,8 +24,12 @@ from .results import ReloadError
 
 log = logging.getLogger("reload_server")
 
-# How long the watcher waits for a burst of writes to settle, in milliseconds.
+# How long a burst of writes must be quiet before it is handled, and the most a
+# burst may be held back, in milliseconds.
 SETTLE_MS = 50
+DEBOUNCE_MS = 1600
+# How often the blocked watcher thread wakes with nothing to do.
+IDLE_TIMEOUT_MS = 5000
 
 
 def describe(outcome: Outcome) -> str:
@@ -88,21 +92,25 @@ class Watcher:
         self._runner.close()
 
     def _run(self) -> None:
-        import watchfiles  # only now: the host pays for it only when it watches
+        # Imported only now: the host pays for watchfiles only when it watches.
+        import watchfiles
+        from watchfiles._rust_notify import RustNotify  # what watchfiles.watch() drives
 
+        keep = watchfiles.PythonFilter()
         try:
-            watch = watchfiles.watch(
-                *self.paths,
-                watch_filter=watchfiles.PythonFilter(),
-                step=SETTLE_MS,
-                stop_event=self._stop,
-                yield_on_timeout=False,
-                rust_timeout=500,
-                raise_interrupt=False,
-            )
-            self._ready.set()
-            for batch in watch:
-                self._handle({path for _change, path in batch})
+            # The watches exist once RustNotify is built: only then is watch()
+            # allowed to return, so a save right after it is never missed.
+            with RustNotify(self.paths, False, False, 300, True, False) as notify:
+                self._ready.set()
+                while not self._stop.is_set():
+                    raw = notify.watch(DEBOUNCE_MS, SETTLE_MS, IDLE_TIMEOUT_MS, self._stop)
+                    if raw == "stop":
+                        return
+                    if isinstance(raw, str):  # "timeout", or "signal" (not ours to act on)
+                        continue
+                    paths = {p for change, p in raw if keep(watchfiles.Change(change), p)}
+                    if paths:
+                        self._handle(paths)
         except Exception:
             log.exception("reload_server: the file watcher stopped")
         finally:

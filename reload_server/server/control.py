@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -31,12 +32,20 @@ class _Running:
     """The one server of this process."""
 
     def __init__(
-        self, thread: threading.Thread, address: tuple[str, int], stop: Any, fd: int
+        self,
+        thread: threading.Thread,
+        address: tuple[str, int],
+        stop: Any,
+        fd: int,
+        loop: Any = None,
+        options: dict[str, Any] | None = None,
     ) -> None:
         self.thread = thread
         self.address = address
         self.stop = stop
         self.listener_fd = fd
+        self.loop = loop  # the server thread's event loop
+        self.options = options or {}  # what serve() was called with, for a forked child
         self.pid = os.getpid()
         self.discovery_file: str | None = None
 
@@ -44,6 +53,10 @@ class _Running:
 _lock = threading.Lock()
 _running: _Running | None = None
 _atexit_registered = False
+# Server state a forked child inherited from its parent.  Kept referenced for the
+# child's whole life: its objects wrap kernel resources the parent still uses, so
+# no finalizer of theirs may ever run them (see _neutralize_inherited).
+_inherited: list[_Running] = []
 
 
 def parse_address(address: int | str | tuple[str, int]) -> tuple[str, int]:
@@ -120,6 +133,18 @@ def serve(
         )
     if isinstance(roots, (str, os.PathLike)):
         roots = [roots]
+    if roots is not None:
+        # Resolved now, against this working directory: a forked child reuses them.
+        roots = [os.path.abspath(os.fspath(r)) for r in roots]
+    options = {
+        "host": host,
+        "port": port,
+        "token": token,
+        "allow_remote": allow_remote,
+        "roots": roots,
+        "runner": runner,
+        "discovery": discovery,
+    }
 
     from ..runners import make_runner
     from .paths import Roots
@@ -133,6 +158,9 @@ def serve(
         outcome: dict[str, Any] = {}
 
         def on_started(info: Any) -> None:
+            # Called on the server thread while its loop runs: remember the loop,
+            # so a forked child can disown it (see _neutralize_inherited).
+            outcome["loop"] = sys.modules["asyncio"].get_running_loop()
             outcome["started"] = info
             started.set()
 
@@ -164,7 +192,7 @@ def serve(
             thread.join(START_TIMEOUT)
             raise outcome["error"]
         info = outcome["started"]
-        state = _Running(thread, info.address, info.stop, info.fd)
+        state = _Running(thread, info.address, info.stop, info.fd, outcome.get("loop"), options)
         _running = state
         if discovery:
             from .. import discovery as disco
@@ -177,7 +205,7 @@ def serve(
         if not _atexit_registered:
             atexit.register(_stop_at_exit)
             if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=_forget_in_child)
+                os.register_at_fork(after_in_child=_after_fork_in_child)
             _atexit_registered = True
         return info.address
 
@@ -205,6 +233,14 @@ def stop(timeout: float = 5.0) -> None:
         from .. import discovery as disco
 
         disco.remove(state.discovery_file)
+
+
+def discovery_file() -> str | None:
+    """The discovery file of the running server, or None (no server, or ``discovery=False``)."""
+    state = _running
+    if state is None or state.pid != os.getpid() or not state.thread.is_alive():
+        return None
+    return state.discovery_file
 
 
 def address() -> tuple[str, int] | None:
@@ -240,15 +276,157 @@ def _stop_at_exit() -> None:
         log.exception("reload server: error while stopping at exit")
 
 
-def _forget_in_child() -> None:
-    """After fork: the child has no server thread; it must not stop the parent's server
-    or remove its discovery file, and must not keep its listening socket open."""
+def _after_fork_in_child() -> None:
+    """After ``os.fork()``, in the child: disown the parent's server, then serve anew.
+
+    The child has no server thread.  It must neither stop the parent's server
+    nor remove its discovery file, and every kernel object it inherited (the
+    listening socket, client connections, the loop's epoll instance and
+    self-pipe) is shared with the parent, so the child closes its own copies of
+    the descriptors and never again calls into the inherited loop.  Then it
+    starts its own server, on a free port, with its own discovery entry — unless
+    this fork is ``subprocess`` running a ``preexec_fn`` (the child is about to
+    ``exec``) or the parent's runner was an event loop (asyncio loops do not
+    survive a fork: the child calls ``serve()`` with its own loop).
+    """
     global _running, _lock
     state = _running
     _lock = threading.Lock()
     _running = None
-    if state is not None:
+    from .. import runners
+
+    runners.after_fork_in_child()
+    if state is None:
+        return
+    _inherited.append(state)
+    try:
+        _neutralize_inherited(state)
+    except Exception:  # noqa: BLE001 - a fork hook must not raise; the child goes on
+        log.debug("reload server: could not disown the parent's server state", exc_info=True)
+    if about_to_exec():
+        return
+    options = dict(state.options)
+    runner = _child_runner(options.get("runner", "thread"))
+    if runner is None:
+        log.info(
+            "reload server: not serving in forked child %d (the runner was an event loop; "
+            "call serve(runner=loop) with the child's own loop)",
+            os.getpid(),
+        )
+        return
+    host = options.get("host", DEFAULT_HOST)
+    try:
+        serve(
+            (host, 0),
+            token=options.get("token"),
+            allow_remote=bool(options.get("allow_remote")),
+            roots=options.get("roots"),
+            runner=runner,
+            discovery=bool(options.get("discovery", True)),
+        )
+    except Exception as exc:  # noqa: BLE001 - the child runs on without a server
+        log.warning("reload server: forked child %d could not serve: %s", os.getpid(), exc)
+        return
+    # multiprocessing ends a forked child with os._exit(), after threading's
+    # shutdown hooks but without atexit: stop there too, so the child's
+    # discovery entry goes away with it.
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        try:
+            register(_stop_at_exit)
+        except RuntimeError:
+            pass
+
+
+def _child_runner(spec: Any) -> Any:
+    """The runner a forked child serves with, or None not to serve."""
+    if isinstance(spec, str):
+        return spec
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and isinstance(spec, asyncio.AbstractEventLoop):
+        return None
+    # An executor's worker threads do not exist in the child.
+    return "thread"
+
+
+def about_to_exec() -> bool:
+    """True when this fork is ``subprocess`` running a ``preexec_fn`` before ``exec``."""
+    frame = sys._getframe(1)
+    for _ in range(4):
+        if frame is None:
+            return False
+        code = frame.f_code
+        if (
+            code.co_name == "_execute_child"
+            and os.path.basename(code.co_filename) == "subprocess.py"
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _neutralize_inherited(state: _Running) -> None:
+    """Close the child's copies of the parent's server descriptors, touching nothing shared.
+
+    Only ``close()`` of the child's own descriptors: never ``shutdown()``, never
+    ``epoll_ctl``, never a write to the self-pipe, which would all reach the
+    parent.  The loop is then marked closed, so that no finalizer of the objects
+    inherited from it (transports, stream writers) tries to unregister from the
+    shared epoll instance; its pending tasks are told not to complain when they
+    are collected.
+    """
+    import socket as socket_module
+
+    from .. import events
+
+    # The parent's hub is subscribed to reload events; in the child it would
+    # queue callbacks on a loop no thread runs and wake the parent's loop
+    # through the shared self-pipe.  Only this thread exists now: no lock needed.
+    events._listeners = [
+        listener
+        for listener in events._listeners
+        if type(getattr(listener, "__self__", None)).__name__ != "Hub"
+    ]
+    loop = state.loop
+    if loop is None:
         try:
             os.close(state.listener_fd)
         except OSError:
             pass
+        return
+    asyncio = sys.modules["asyncio"]
+    for task in asyncio.all_tasks(loop):
+        task._log_destroy_pending = False
+    sockets: list[socket_module.socket] = []
+    selector = getattr(loop, "_selector", None)
+    if selector is not None:
+        for key in list(selector.get_map().values()):
+            for handle in key.data or ():
+                if handle is None:
+                    continue
+                owner = getattr(handle._callback, "__self__", None)
+                sock = getattr(owner, "_sock", None)
+                candidates = [sock, *handle._args]
+                sockets.extend(c for c in candidates if isinstance(c, socket_module.socket))
+    sockets.extend(
+        s
+        for s in (getattr(loop, "_ssock", None), getattr(loop, "_csock", None))
+        if isinstance(s, socket_module.socket)
+    )
+    closed_listener = False
+    for sock in sockets:
+        try:
+            closed_listener = closed_listener or sock.fileno() == state.listener_fd
+            sock.close()  # the child's descriptor only; the parent's stays open
+        except OSError:
+            pass
+    if not closed_listener:
+        try:
+            os.close(state.listener_fd)
+        except OSError:
+            pass
+    if selector is not None:
+        inner = getattr(selector, "_selector", None)
+        if inner is not None and hasattr(inner, "close"):
+            inner.close()  # the child's descriptor of the epoll instance
+    loop._closed = True

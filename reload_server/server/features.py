@@ -8,12 +8,15 @@ mapped from the client's side to the app's before use and back in results.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcMethodNotFound
 
+from . import fanout
 from .reloads import reload_path_job, reload_stale_job
 
 if TYPE_CHECKING:
@@ -30,11 +33,16 @@ def register(session: Session) -> None:
     @session.feature("reloadPath")
     async def _reload_path(params: Any) -> dict[str, Any]:
         value, force = parse_path_params(params)
-        return await reload_path(session, value, force)
+        if parse_forwarded(params):
+            return await reload_path(session, value, force)
+        return await reload_path_everywhere(session, value, force)
 
     @session.feature("reloadStale")
     async def _reload_stale(params: Any) -> dict[str, Any]:
-        return await reload_stale(session, parse_stale_params(params))
+        root = parse_stale_params(params)
+        if parse_forwarded(params):
+            return await reload_stale(session, root)
+        return await reload_stale_everywhere(session, root)
 
     @session.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def _did_save(params: types.DidSaveTextDocumentParams) -> None:
@@ -70,11 +78,49 @@ def parse_stale_params(params: Any) -> str | None:
     return root
 
 
-def _to_app(session: Session, value: str) -> str:
+def parse_forwarded(params: Any) -> bool:
+    """``"forwarded": true``: reload in this process only (set by a sibling forwarding to us)."""
     try:
-        return session.mapper.to_app(value)
+        return fanout.parse_forwarded(params)
     except ValueError as exc:
         raise JsonRpcInvalidParams(str(exc)) from None
+
+
+async def reload_path_everywhere(session: Session, value: str, force: bool) -> dict[str, Any]:
+    """``reload_path`` here and in every sibling process of the project (see :mod:`.fanout`)."""
+    path = _to_app(session, value)
+    _check_allowed(session, path, value)
+    return await fanout.with_siblings(
+        reload_path(session, value, force),
+        "reloadPath",
+        {"path": path, "force": force},
+        session.mapper.outcome,
+    )
+
+
+async def reload_stale_everywhere(session: Session, root: str | None) -> dict[str, Any]:
+    """``reload_stale`` here and in every sibling process of the project."""
+    params: dict[str, Any] = {}
+    if root is not None:
+        params["root"] = _to_app(session, root)
+        _check_allowed(session, params["root"], root)
+    return await fanout.with_siblings(
+        reload_stale(session, root), "reloadStale", params, session.mapper.outcome
+    )
+
+
+def _to_app(session: Session, value: str) -> str:
+    try:
+        path = session.mapper.to_app(value)
+        # A path the OS cannot take (a NUL byte, a lone surrogate) is bad params, not a server bug.
+        if "\x00" in path:
+            raise ValueError(f"path {value!r} contains a NUL character")
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        raise JsonRpcInvalidParams(f"path {value!r} is not encodable as a file name") from None
+    except ValueError as exc:
+        raise JsonRpcInvalidParams(str(exc)) from None
+    return path
 
 
 def _check_allowed(session: Session, path: str, shown: str) -> None:
@@ -118,14 +164,14 @@ async def execute_command(session: Session, command: str, arguments: Any) -> dic
             )
         arg = args[0]
         value, force = parse_path_params({"path": arg} if isinstance(arg, str) else arg)
-        return await reload_path(session, value, force)
+        return await reload_path_everywhere(session, value, force)
     if command == "reload_server.reloadStale":
         if len(args) > 1:
             raise JsonRpcInvalidParams(
                 "reload_server.reloadStale takes at most one argument: {root}"
             )
         arg = args[0] if args else None
-        return await reload_stale(
+        return await reload_stale_everywhere(
             session, parse_stale_params({"root": arg} if isinstance(arg, str) else arg)
         )
     raise JsonRpcMethodNotFound(f"Method Not Found: unknown command {command!r}")
@@ -136,9 +182,9 @@ async def did_save(session: Session, uri: str) -> None:
     if not session.reload_on_save:
         return
     try:
-        path = session.mapper.to_app(uri)
-    except ValueError:
-        log.debug("didSave for a non-file URI %s", uri)
+        path = _to_app(session, uri)
+    except JsonRpcInvalidParams:
+        log.debug("didSave for a non-file URI %r", uri)
         return
     if not path.endswith(".py"):
         return
@@ -147,9 +193,16 @@ async def did_save(session: Session, uri: str) -> None:
             f"{session.mapper.to_client(path)} is outside the server's roots; not reloaded"
         )
         return
+    # The sibling processes of the project reload the file too, at the same time.
+    siblings = asyncio.ensure_future(fanout.forward("reloadPath", {"path": path, "force": False}))
     outcome = await session.hub.run(reload_path_job(path))
     if outcome["status"] == "unchanged":
         session.hub.clear(path)
     if outcome["status"] in ("unchanged", "not_loaded"):
         # Reloads that happened are logged to everyone by the hub; these did not.
         session.log_message(session.mapper.outcome(outcome)["message"], types.MessageType.Log)
+    for pid, other in await siblings:
+        if other is not None and other["status"] in ("reloaded", "failed", "error"):
+            failed = other["status"] != "reloaded"
+            kind = types.MessageType.Error if failed else types.MessageType.Info
+            session.log_message(f"pid {pid}: {other['message']}", kind)

@@ -27,6 +27,7 @@ from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInternalError,
     JsonRpcInvalidParams,
+    JsonRpcMethodNotFound,
 )
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
@@ -244,11 +245,21 @@ class Session(LanguageServer):
             message = self.protocol.structure_message(data)
         except JsonRpcException as exc:
             if is_request:
+                method = data["method"]
+                try:
+                    self.protocol._get_handler(method)
+                except JsonRpcMethodNotFound:
+                    # pygls cannot even read an unknown request without params.
+                    self.send_error(data["id"], METHOD_NOT_FOUND, f"Method Not Found: {method!r}")
+                    return
                 why = exc.message
                 if isinstance(exc.__cause__, ClassValidationError):
                     why = _validation_message(exc.__cause__)
-                code = INVALID_PARAMS if isinstance(exc, JsonRpcInvalidParams) else exc.code
-                self.send_error(data["id"], code, f"Invalid params for {data['method']}: {why}")
+                elif exc.__cause__ is not None:
+                    why = f"{type(exc.__cause__).__name__}: {exc.__cause__}"
+                # A message that cannot be read as the method's params is the client's
+                # error (-32602), whatever cattrs raised; never "InternalError".
+                self.send_error(data["id"], INVALID_PARAMS, f"Invalid params for {method}: {why}")
             else:
                 log.debug(
                     "dropped malformed notification %s from %s", data.get("method"), self.peer
@@ -379,6 +390,9 @@ class QuietJsonRpcErrors:
     """A logging filter: errors meant for a client are replies, not tracebacks in the app's log."""
 
     def filter(self, record: Any) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Unable to deserialize message"):
+            # Params of the wrong shape: Session._dispatch answers the client with -32602.
+            return False
         exc = record.exc_info[1] if record.exc_info else None
         return not (isinstance(exc, JsonRpcException) and not isinstance(exc, JsonRpcInternalError))
 

@@ -1,0 +1,246 @@
+"""Programs of several processes: forked children serve on their own, and one reload
+reaches every process of the project, reported per process."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from procs_harness import PYTHON, TIMEOUT, Proc, child_env, cli, discovery_pids, edit, wait_until
+
+from reload_server import discovery
+from reload_server.server.client import LspClient
+
+MULTI_APP = Path(__file__).with_name("multi_app.py")
+M_V1 = "import os\n\nVALUE = 1\n"
+
+
+@pytest.fixture
+def family(tmp_path):
+    """``family(n)``: multi_app.py with n forked children; ``{pid: port}`` of every process."""
+    started: list[Proc] = []
+
+    def start(children: int = 2) -> tuple[Proc, dict[int, int]]:
+        (tmp_path / "m.py").write_text(M_V1)
+        proc = Proc([PYTHON, str(MULTI_APP), str(children)], tmp_path)
+        started.append(proc)
+        wait_until(lambda: len(proc.out) == children + 1 or proc.proc.poll() is not None)
+        ports = {}
+        for line in proc.out:
+            _, pid, port = line.split()
+            ports[int(pid)] = int(port)
+        assert len(ports) == children + 1, proc.err
+        wait_until(lambda: discovery_pids(tmp_path) == set(ports), what="every discovery entry")
+        return proc, ports
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def _statuses(output: str) -> dict[int, str]:
+    return {int(pid): status for pid, status in re.findall(r"^pid (\d+): (\w+)", output, re.M)}
+
+
+def test_a_forked_child_serves_on_its_own_port_as_its_own_process(family):
+    parent, ports = family(1)
+    assert len(set(ports.values())) == 2
+    for pid, port in ports.items():
+        with LspClient("127.0.0.1", port, timeout=TIMEOUT) as client:
+            result = client.initialize()
+        assert result["capabilities"]["experimental"]["reloadServer"]["app"]["pid"] == pid
+
+
+def test_a_multiprocessing_fork_child_serves_and_removes_its_entry_when_it_ends(tmp_path):
+    script = textwrap.dedent(
+        """
+        import json, multiprocessing, os
+        import reload_server
+        from reload_server.server import control
+
+        def child(q):
+            q.put([os.getpid(), control.address()[1], os.path.exists(control.discovery_file())])
+
+        if __name__ == "__main__":
+            reload_server.serve(0)
+            ctx = multiprocessing.get_context("fork")
+            q = ctx.Queue()
+            p = ctx.Process(target=child, args=(q,))
+            p.start()
+            pid, port, existed = q.get(timeout=10)
+            p.join(10)
+            print(json.dumps({"parent": [os.getpid(), control.address()[1]], "child": [pid, port],
+                              "child_entry_existed": existed,
+                              "entries_after": sorted(os.listdir(".reload_server"))}))
+        """
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", script],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["child"][1] != report["parent"][1]
+    assert report["child_entry_existed"] is True
+    assert report["entries_after"] == [".gitignore", f"{report['parent'][0]}.json"]
+
+
+def test_a_subprocess_with_preexec_fn_starts_no_server_before_exec(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os, subprocess, sys
+        import reload_server
+        reload_server.serve(0)
+        child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                               preexec_fn=lambda: None, capture_output=True, text=True)
+        print(child.stdout.strip(), sorted(os.listdir(".reload_server")))
+        """
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", script],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr
+    child_pid, entries = result.stdout.split(" ", 1)
+    assert f"{child_pid}.json" not in entries
+
+
+def test_cli_reports_each_process_and_exits_1_when_one_process_fails(family, tmp_path):
+    parent, ports = family(2)
+    victim = max(ports)
+    edit(
+        tmp_path / "m.py",
+        "VALUE = 1\n",
+        f"VALUE = 2\nif os.getpid() == {victim}:\n    raise RuntimeError('not here')\n",
+    )
+
+    result = cli("m.py", cwd=tmp_path)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    statuses = _statuses(result.stdout)
+    assert statuses == {pid: "reload" if pid == victim else "reloaded" for pid in ports}
+    assert f"pid {victim}: reload failed: m not reloaded: RuntimeError: not here" in result.stdout
+    assert "3 processes: 2 reloaded, 1 failed" in result.stdout
+
+
+def test_cli_pid_reloads_only_that_process(family, tmp_path):
+    parent, ports = family(2)
+    chosen = min(pid for pid in ports if pid != parent.pid)
+    edit(tmp_path / "m.py", "VALUE = 1", "VALUE = 2")
+
+    only = cli("--pid", str(chosen), "m.py", cwd=tmp_path)
+    everyone = cli("m.py", cwd=tmp_path)
+
+    assert only.returncode == 0, only.stderr
+    assert only.stdout.startswith("reloaded m in ")
+    assert _statuses(everyone.stdout) == {
+        pid: "m" if pid == chosen else "reloaded" for pid in ports
+    }  # "pid N: m unchanged on disk since loaded" for the one already reloaded
+
+
+def test_a_forwarded_request_reloads_only_the_process_it_reaches(family, tmp_path):
+    parent, ports = family(2)
+    edit(tmp_path / "m.py", "VALUE = 1", "VALUE = 2")
+    entry = next(e for e in discovery.find(tmp_path) if e.pid == parent.pid)
+
+    with LspClient(entry.host, entry.port, timeout=TIMEOUT) as client:
+        client.initialize()
+        forwarded = client.request(
+            "reloadPath", {"path": str(tmp_path / "m.py"), "forwarded": True}
+        )
+        fanned = client.request("reloadPath", {"path": str(tmp_path / "m.py")})
+
+    assert forwarded["status"] == "reloaded"
+    assert "processes" not in forwarded
+    assert {p["pid"]: p["status"] for p in fanned["processes"]} == {
+        pid: "unchanged" if pid == parent.pid else "reloaded" for pid in ports
+    }
+    assert fanned["status"] == "reloaded"
+
+
+def test_an_editors_request_fails_when_one_sibling_fails_and_names_it(family, tmp_path):
+    parent, ports = family(2)
+    victim = max(pid for pid in ports if pid != parent.pid)
+    edit(
+        tmp_path / "m.py",
+        "VALUE = 1\n",
+        f"VALUE = 2\nif os.getpid() == {victim}:\n    raise RuntimeError('not here')\n",
+    )
+
+    with LspClient("127.0.0.1", ports[parent.pid], timeout=TIMEOUT) as editor:
+        editor.initialize()
+        result = editor.request("reloadPath", {"path": str(tmp_path / "m.py")})
+
+    assert result["status"] == "failed"
+    assert result["message"].startswith(f"pid {victim}: m not reloaded: RuntimeError: not here")
+    assert result["notes"][0]["line"] == 5  # the raise, in the failing process
+    assert [p["pid"] for p in result["processes"]][0] == parent.pid
+    assert {p["pid"]: p["status"] for p in result["processes"]} == {
+        pid: "failed" if pid == victim else "reloaded" for pid in ports
+    }
+
+
+def test_a_save_in_an_editor_reloads_every_process_and_logs_the_others(family, tmp_path):
+    parent, ports = family(2)
+    path = tmp_path / "m.py"
+    with LspClient("127.0.0.1", ports[parent.pid], timeout=TIMEOUT) as editor:
+        editor.initialize({"reloadOnSave": True})
+        edit(path, "VALUE = 1", "VALUE = 2")
+        editor.notify("textDocument/didSave", {"textDocument": {"uri": path.as_uri()}})
+        logged: list[str] = []
+        others = {pid for pid in ports if pid != parent.pid}
+        while not all(
+            any(line.startswith(f"reload_server: pid {p}:") for line in logged) for p in others
+        ):
+            message = editor.receive()
+            if message.get("method") == "window/logMessage":
+                logged.append(message["params"]["message"])
+
+    assert "reload_server: reloaded m in " in logged[0]
+    for pid in others:
+        assert any(line.startswith(f"reload_server: pid {pid}: reloaded m in ") for line in logged)
+
+
+def test_a_spawned_child_inherits_no_server(tmp_path):
+    script = textwrap.dedent(
+        """
+        import multiprocessing, os
+        import reload_server
+        from reload_server.server import control
+
+        def child(q):
+            q.put(control.address())
+
+        if __name__ == "__main__":
+            reload_server.serve(0)
+            ctx = multiprocessing.get_context("spawn")
+            q = ctx.Queue()
+            p = ctx.Process(target=child, args=(q,))
+            p.start()
+            print(q.get(timeout=20), len(os.listdir(".reload_server")) - 1)
+            p.join(10)
+        """
+    )
+    (tmp_path / "spawner.py").write_text(script)
+    result = subprocess.run(
+        [PYTHON, "spawner.py"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 2,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["None", "1"]
