@@ -102,58 +102,26 @@ class ExecutorRunner:
         return f"ExecutorRunner({self._executor!r})"
 
 
-class LoopRunner:
-    """Runs jobs as callbacks on an asyncio event loop owned by the app."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._pending: set[concurrent.futures.Future[Any]] = set()
-        self._lock = threading.Lock()
-
-    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        if self._loop.is_closed():
-            future.set_exception(RuntimeError("the app's event loop is closed"))
-            return future
-        with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
-        # A plain callback, not a task: it runs to completion between the app's
-        # tasks, which is exactly what "reload on the app's loop" should mean.
-        self._loop.call_soon_threadsafe(_run_into, job, future)
-        return future
-
-    def _forget(self, future: concurrent.futures.Future[Any]) -> None:
-        with self._lock:
-            self._pending.discard(future)
-
-    def close(self) -> None:
-        with self._lock:
-            pending = list(self._pending)
-        for future in pending:
-            future.cancel()
-
-    def __repr__(self) -> str:
-        return f"LoopRunner({self._loop!r})"
-
-
-class PollRunner:
-    """Queues jobs until the app calls :func:`poll` on its own thread."""
+class _Tracked:
+    """A runner that hands its jobs elsewhere and can cancel those not yet run."""
 
     def __init__(self) -> None:
         self._pending: set[concurrent.futures.Future[Any]] = set()
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+    def _track(self, refusal: str | None) -> concurrent.futures.Future[Any]:
+        """A new future, registered unless the runner refuses (then failed with ``refusal``)."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._lock:
             if self._closed:
-                future.set_exception(RuntimeError("the reload runner is closed"))
-                return future
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
-        _queue.put((job, future))
+                refusal = "the reload runner is closed"
+            if refusal is None:
+                self._pending.add(future)
+        if refusal is not None:
+            future.set_exception(RuntimeError(refusal))
+        else:
+            future.add_done_callback(self._forget)
         return future
 
     def _forget(self, future: concurrent.futures.Future[Any]) -> None:
@@ -166,6 +134,36 @@ class PollRunner:
             pending = list(self._pending)
         for future in pending:
             future.cancel()
+
+
+class LoopRunner(_Tracked):
+    """Runs jobs as callbacks on an asyncio event loop owned by the app."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._loop = loop
+
+    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
+        closed = "the app's event loop is closed" if self._loop.is_closed() else None
+        future = self._track(closed)
+        if not future.done():
+            # A plain callback, not a task: it runs to completion between the app's
+            # tasks, which is exactly what "reload on the app's loop" should mean.
+            self._loop.call_soon_threadsafe(_run_into, job, future)
+        return future
+
+    def __repr__(self) -> str:
+        return f"LoopRunner({self._loop!r})"
+
+
+class PollRunner(_Tracked):
+    """Queues jobs until the app calls :func:`poll` on its own thread."""
+
+    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
+        future = self._track(None)
+        if not future.done():
+            _queue.put((job, future))
+        return future
 
     def __repr__(self) -> str:
         return "PollRunner()"
