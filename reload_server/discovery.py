@@ -56,6 +56,24 @@ def discovery_dir(root: str | None = None) -> str:
     return os.path.join(root or root_dir(), DIR_NAME)
 
 
+def _check_private(directory: str) -> None:
+    """Refuse a discovery folder someone else could write to.
+
+    Whoever can write there can swap our entry for one pointing at a server of
+    theirs and collect the token an editor sends.  A folder of ours that is too
+    open is tightened; one of another user's is refused.
+    """
+    st = os.lstat(directory)
+    if not hasattr(os, "getuid"):
+        return
+    if st.st_uid != os.getuid() or os.path.islink(directory):
+        raise PermissionError(
+            f"{directory} belongs to another user (uid {st.st_uid}): not writing the discovery file there"
+        )
+    if st.st_mode & 0o077:
+        os.chmod(directory, 0o700)
+
+
 def write(host: str, port: int, token: str | None) -> str:
     """Write this process's discovery file and return its path.
 
@@ -66,7 +84,9 @@ def write(host: str, port: int, token: str | None) -> str:
     """
     root = root_dir()
     directory = discovery_dir(root)
-    if not os.path.isdir(directory):
+    if os.path.isdir(directory):
+        _check_private(directory)
+    else:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         # makedirs honours the umask, which may only remove bits: make sure.
         os.chmod(directory, 0o700)

@@ -25,13 +25,10 @@ frames already executing finish on the code they started with.
 
 from __future__ import annotations
 
-import linecache
-import logging
 import os
 import sys
 import threading
 import time
-import traceback
 from types import ModuleType
 
 from . import staleness, targets
@@ -41,8 +38,6 @@ from .patching import MISSING, Merger
 from .references import _ATOMIC, Replacement, rebind_module_globals, replace_everywhere
 from .results import ERROR, INFO, WARNING, Frame, Note, ReloadError, ReloadResult
 from .sources import CompileFailed, Source, load, star_names
-
-log = logging.getLogger("reload_server")
 
 #: Held for the whole of every reload: one at a time, process-wide.
 reload_lock = threading.RLock()
@@ -252,7 +247,7 @@ class _Transaction:
             )
         for s in sources:
             staleness.record(s.name, s.file, s.stat)
-            linecache.checkcache(s.file)
+            _forget_cached_lines(s.file)
 
     def _merge_name(self, ns: dict, snap: dict, key: str, new: object, merger: Merger) -> None:
         if key in _SYSTEM_NAMES:
@@ -300,6 +295,13 @@ def _still_referenced(lost: dict, snapshots: list[dict]) -> dict:
     return kept
 
 
+def _forget_cached_lines(file: str) -> None:
+    """Tracebacks must show the new source's lines, not lines cached from the old."""
+    cache = sys.modules.get("linecache")
+    if cache is not None:
+        cache.checkcache(file)
+
+
 def _parents(sources: list[Source]) -> set[str]:
     return {s.name.rpartition(".")[0] for s in sources if "." in s.name}
 
@@ -338,6 +340,8 @@ def _exception_note(
     source: Source | None, error: BaseException, kind: str, prefix: str = ""
 ) -> Note:
     """An error note at the deepest frame of the exception inside a reloaded file."""
+    import traceback  # only on failure: it costs milliseconds to import
+
     summaries = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != __file__]
     frames = [Frame(f.filename, f.lineno or 0, f.name) for f in summaries]
     file = source.file if source is not None else None

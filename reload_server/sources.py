@@ -7,15 +7,16 @@ costs far less than parsing the source a second time.
 
 from __future__ import annotations
 
-import dis
+import errno
+import opcode
 import os
 import sys
-from dataclasses import dataclass, field
+from stat import S_ISDIR, S_ISREG
 from types import CodeType, ModuleType
 
 from .results import Note
 
-_op = dis.opmap
+_op = opcode.opmap
 STORE_NAME = _op["STORE_NAME"]
 DELETE_NAME = _op["DELETE_NAME"]
 IMPORT_NAME = _op["IMPORT_NAME"]
@@ -27,19 +28,30 @@ INTRINSIC_IMPORT_STAR = 2
 LOAD_SMALL_INT = _op.get("LOAD_SMALL_INT", -1)  # 3.14+
 
 
-@dataclass
 class Source:
     """The new code of one module, compiled and ready to run."""
 
-    name: str
-    module: ModuleType
-    file: str
-    stat: os.stat_result
-    code: CodeType
-    bound: frozenset[str] = frozenset()
-    imports: tuple[str, ...] = ()
-    star_imports: tuple[str, ...] = ()
-    notes: list[Note] = field(default_factory=list)
+    __slots__ = ("name", "module", "file", "stat", "code", "bound", "imports", "star_imports")
+
+    def __init__(
+        self,
+        name: str,
+        module: ModuleType,
+        file: str,
+        stat: os.stat_result,
+        code: CodeType,
+        bound: frozenset[str] = frozenset(),
+        imports: tuple[str, ...] = (),
+        star_imports: tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.module = module
+        self.file = file
+        self.stat = stat
+        self.code = code
+        self.bound = bound
+        self.imports = imports
+        self.star_imports = star_imports
 
 
 class CompileFailed(Exception):
@@ -51,9 +63,19 @@ class CompileFailed(Exception):
 def load(name: str, module: ModuleType, file: str) -> Source:
     """Read and compile ``file`` for module ``name``; raises :class:`CompileFailed`."""
     try:
-        st = os.stat(file)
-        with open(file, "rb") as f:
-            data = f.read()
+        # Non-blocking, and only a regular file: a FIFO or device put in the
+        # module's place must fail the reload, not hang it under the reload lock.
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            st = os.fstat(fd)
+            if S_ISDIR(st.st_mode):
+                raise OSError(errno.EISDIR, "it is a directory")
+            if not S_ISREG(st.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device?)")
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read()
+        finally:
+            os.close(fd)
     except (OSError, ValueError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise CompileFailed(

@@ -23,6 +23,8 @@ _baseline: dict[str, tuple[str, int, int]] = {}
 # The program's main script runs as __main__ and cannot be reloaded in place;
 # listing it would make `reimport(*modified())` fail as a whole.
 _NEVER = frozenset({"__main__", "__mp_main__"})
+# Nor is reload_server itself, which must not swap its own code mid-reload.
+_SELF = __name__.partition(".")[0]
 
 
 def _process_start_ns() -> int:
@@ -110,7 +112,8 @@ def is_stale(name: str) -> bool:
 def modified(path: str | os.PathLike[str] | None = None) -> list[str]:
     """Names of loaded modules whose source file changed since load, under ``path`` if given.
 
-    The main script (``__main__``) is never listed: it cannot be reloaded.
+    The main script (``__main__``) and reload_server's own modules are never
+    listed: they cannot be reloaded.
     """
     prefixes: tuple[str, ...] = ()
     exact: tuple[str, ...] = ()
@@ -123,7 +126,7 @@ def modified(path: str | os.PathLike[str] | None = None) -> list[str]:
     baseline = _baseline
     stat = os.stat
     for name, module in list(sys.modules.items()):
-        if name in _NEVER:
+        if name in _NEVER or name.startswith(_SELF) and (name == _SELF or name[len(_SELF)] == "."):
             continue
         file = getattr(module, "__file__", None)
         if file.__class__ is not str or not file.endswith(".py"):

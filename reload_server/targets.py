@@ -13,6 +13,8 @@ from .results import Note, ReloadError
 # component, and module files do not move while loaded.
 _realpaths: dict[str, str] = {}
 
+_SELF = __name__.partition(".")[0]
+
 
 def source_file(module: ModuleType) -> str | None:
     """The ``.py`` source file a module was loaded from, or None."""
@@ -76,6 +78,8 @@ def refusal(name: str, module: ModuleType | None) -> str | None:
         return f"{name} is the program's main script and cannot be reloaded in place"
     if name in sys.builtin_module_names:
         return f"{name} is a built-in module"
+    if name == _SELF or name.startswith(_SELF + "."):
+        return f"{name} is part of reload_server, which does not reload itself"
     if source_file(module) is None:
         file = getattr(module, "__file__", None)
         if isinstance(file, str):

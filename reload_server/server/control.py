@@ -1,10 +1,10 @@
 """``serve()`` and ``stop()``: the server's lifetime, seen from the app's thread.
 
-Only this module runs on the caller's thread, and it imports nothing heavy: the
-server thread imports pygls and lsprotocol (about 0.5 s of CPU) itself, binds,
-and reports the bound address — or the error — back through an event.  The
-caller waits for that (so ``serve()`` returns the real port, or raises the real
-bind error) and nothing else.
+Only this module runs on the caller's thread, and it imports nothing heavy: it
+binds the listening socket (so ``serve()`` returns the real port, or raises the
+real bind error, in about a millisecond) and hands it to the server thread,
+which imports pygls and lsprotocol (about 0.5 s of CPU) and the reimporter
+itself and then starts accepting.  Nothing else makes the caller wait.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ ENV_TOKEN = "RELOAD_SERVER_TOKEN"
 DEFAULT_HOST = "127.0.0.1"
 # Generous: the first import of pygls on a cold disk can take seconds.
 START_TIMEOUT = 60.0
+# How long a fork may wait for the server thread's start-up imports.
+FORK_WAIT = 15.0
 
 
 class _Running:
@@ -48,6 +50,8 @@ class _Running:
         self.options = options or {}  # what serve() was called with, for a forked child
         self.pid = os.getpid()
         self.discovery_file: str | None = None
+        # Set once the server thread serves (stop is then callable) or gave up.
+        self.started = threading.Event()
 
 
 _lock = threading.Lock()
@@ -154,60 +158,68 @@ def serve(
             h, p = _running.address
             raise RuntimeError(f"the reload server already runs on {h}:{p}; call stop() first")
         run = make_runner(runner)
-        started = threading.Event()
-        outcome: dict[str, Any] = {}
+        from .binding import bind
+
+        # Bound here, on the caller's thread (the standard library only): serve()
+        # returns the real port, or raises the real bind error, at once.  Clients
+        # that connect while the server thread still imports pygls wait in the
+        # listen backlog.
+        try:
+            sock = bind(host, port)
+        except BaseException:
+            run.close()
+            raise
+        bound = sock.getsockname()[:2]
+        state = _Running(None, (bound[0], bound[1]), None, sock.fileno(), None, options)
 
         def on_started(info: Any) -> None:
             # Called on the server thread while its loop runs: remember the loop,
             # so a forked child can disown it (see _neutralize_inherited).
-            outcome["loop"] = sys.modules["asyncio"].get_running_loop()
-            outcome["started"] = info
-            started.set()
+            state.loop = sys.modules["asyncio"].get_running_loop()
+            state.stop = info.stop
+            state.started.set()
 
         def on_failed(exc: BaseException) -> None:
-            outcome["error"] = exc
-            started.set()
+            log.error("reload server: could not start: %s", exc)
+            state.started.set()
 
         def main() -> None:
             try:
-                # pygls and lsprotocol are imported here, on this thread, never the caller's.
+                # pygls and lsprotocol are imported here, on this thread, never the caller's;
+                # so is the reimporter, so that the first reload does not pay for it.
+                from .. import reimporter  # noqa: F401
                 from .listener import Config
                 from .listener import run as run_listener
 
-                config = Config(host, port, token, Roots(roots), run)
+                config = Config(host, port, token, Roots(roots), run, sock)
                 run_listener(config, on_started, on_failed)
             except BaseException as exc:
-                if not started.is_set():
+                if not state.started.is_set():
                     run.close()
+                    sock.close()
                     on_failed(exc)
                 else:
                     log.exception("the reload server thread crashed")
 
         # Daemon: interpreter shutdown must not wait for it before atexit stops it.
         thread = threading.Thread(target=main, name="reload_server", daemon=True)
-        thread.start()
-        if not started.wait(START_TIMEOUT):
-            raise TimeoutError(f"the reload server did not start within {START_TIMEOUT:.0f} s")
-        if "error" in outcome:
-            thread.join(START_TIMEOUT)
-            raise outcome["error"]
-        info = outcome["started"]
-        state = _Running(thread, info.address, info.stop, info.fd, outcome.get("loop"), options)
+        state.thread = thread
         _running = state
+        thread.start()
         if discovery:
             from .. import discovery as disco
 
             try:
-                state.discovery_file = disco.write(info.address[0], info.address[1], token)
+                state.discovery_file = disco.write(bound[0], bound[1], token)
             except OSError as exc:
                 # Clients can still be given the port; an unwritable directory must not break the app.
                 log.warning("reload server: could not write the discovery file: %s", exc)
         if not _atexit_registered:
             atexit.register(_stop_at_exit)
             if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=_after_fork_in_child)
+                os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
             _atexit_registered = True
-        return info.address
+        return state.address
 
 
 def stop(timeout: float = 5.0) -> None:
@@ -219,10 +231,14 @@ def stop(timeout: float = 5.0) -> None:
         _running = None
     if state is None or state.pid != os.getpid():
         return
-    try:
-        state.stop()
-    except RuntimeError:
-        pass  # the loop is already closed: the thread has ended
+    if threading.current_thread() is not state.thread:
+        # Stopped right after serve(): let the thread finish starting first.
+        state.started.wait(START_TIMEOUT)
+    if state.stop is not None:
+        try:
+            state.stop()
+        except RuntimeError:
+            pass  # the loop is already closed: the thread has ended
     if threading.current_thread() is state.thread:
         # Called from the server's own loop: it stops once this call returns.
         return
@@ -274,6 +290,23 @@ def _stop_at_exit() -> None:
         stop(timeout=2.0)
     except Exception:  # noqa: BLE001 - interpreter exit must go on
         log.exception("reload server: error while stopping at exit")
+
+
+def _before_fork() -> None:
+    """Hold a fork until the server thread has finished its start-up imports.
+
+    A fork while that thread imports (pygls, the reimporter) would give the
+    child a module lock held by a thread the child does not have: the child's
+    own server would then wait on it for ever.  serve() returns before those
+    imports end, so a program that forks right after it waits here, once.
+    """
+    state = _running
+    if (
+        state is not None
+        and state.pid == os.getpid()
+        and threading.current_thread() is not state.thread
+    ):
+        state.started.wait(FORK_WAIT)
 
 
 def _after_fork_in_child() -> None:

@@ -11,6 +11,7 @@ Plain dicts in, plain dicts out: no pygls here, so this is testable anywhere.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -56,7 +57,13 @@ def still_running(error: ReloadError) -> str:
 def read_lines(path: str) -> list[str] | None:
     """The file's lines (without line ends), or None if it cannot be read."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        # A pipe or device in the file's place must not block the server's loop.
+        if not os.path.isfile(path):
+            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, encoding="utf-8", errors="replace") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
             return f.read().splitlines()
     except OSError:
         return None

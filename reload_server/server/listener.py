@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import staleness
 from ..runners import Runner
+from .binding import bind
 from .framing import FrameError, read_frame
 from .hub import Hub
 from .paths import Roots
@@ -42,6 +43,8 @@ class Config:
     token: str | None
     roots: Roots
     runner: Runner
+    # Bound by serve() on the caller's thread, so it can return the port at once.
+    sock: socket.socket | None = None
 
 
 class Started:
@@ -51,29 +54,6 @@ class Started:
         self.address = address
         self.stop = stop
         self.fd = fd  # the listening socket, for a forked child to close
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """One listening socket for ``(host, port)``.
-
-    Bound here rather than by ``asyncio.start_server(host, port)``, which opens a
-    socket per address family of a name like ``localhost`` — each with its own
-    port when the port is 0.
-    """
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, kind, proto, _, sockaddr = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        if os.name == "posix":
-            # Rebinding right after a stop must not fail on TIME_WAIT connections.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(sockaddr)
-        sock.listen(16)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def app_info() -> dict[str, Any]:
@@ -99,7 +79,7 @@ async def _main(
     stopping = asyncio.Event()
     try:
         quiet_pygls()
-        sock = bind(config.host, config.port)
+        sock = config.sock if config.sock is not None else bind(config.host, config.port)
         # Baselines for "changed on disk since loaded", taken before any client
         # can ask, so an edit made after serve() returns is always seen.
         staleness.snapshot()
