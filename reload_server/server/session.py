@@ -265,6 +265,15 @@ class Session(LanguageServer):
                     "dropped malformed notification %s from %s", data.get("method"), self.peer
                 )
             return
+        if is_request and getattr(message, "id", None) is None:
+            # A notification's method sent with an id: pygls would run it and never reply,
+            # leaving the client waiting for ever.
+            self.send_error(
+                data["id"],
+                INVALID_REQUEST,
+                f"Invalid Request: {data['method']} is a notification; send it without an id",
+            )
+            return
         self.protocol.handle_message(message)
         if self._close_after_reply:
             self.close()

@@ -10,7 +10,7 @@ import subprocess
 import textwrap
 
 import pytest
-from conftest import GREETING, GREETING_V2, PYTHON, TIMEOUT, child_env
+from server_support import GREETING, GREETING_V2, PYTHON, TIMEOUT, child_env
 
 from reload_server.server.client import LspClient, RpcError
 

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import GREETING, GREETING_V2
 from lsprotocol import types
+from server_support import GREETING, GREETING_V2
 
 
 @pytest.fixture(scope="module")

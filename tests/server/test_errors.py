@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import GREETING
+from server_support import GREETING
 
 from reload_server.server.client import LspClient, RpcError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import GREETING, GREETING_V2
 from lsprotocol import types
+from server_support import GREETING, GREETING_V2
 
 
 @pytest.fixture(scope="module")

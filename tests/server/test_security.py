@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import GREETING, GREETING_V2
 from pygls.exceptions import JsonRpcException
+from server_support import GREETING, GREETING_V2
 
 from reload_server.server.client import LspClient, RpcError
 

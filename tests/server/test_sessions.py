@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import GREETING, GREETING_V2, TIMEOUT
 from pytest_lsp import client_capabilities
+from server_support import GREETING, GREETING_V2, TIMEOUT
 
 from reload_server.server.client import LspClient
 
