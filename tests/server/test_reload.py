@@ -217,3 +217,11 @@ async def test_path_mappings_apply_to_diagnostics(shared, greeting, connect):
     assert outcome["notes"][0]["file"] == f"{LOCAL}/{greeting.name}.py"
     local_uri = Path(f"{LOCAL}/{greeting.name}.py").as_uri()
     await editor.wait_for(lambda: editor.diagnostics.get(local_uri))
+
+
+async def test_serving_a_reload_leaves_the_apps_switch_interval_as_it_was(shared, greeting, connect):
+    editor = await connect(shared)
+    shared.exec("import sys; sys.setswitchinterval(0.004)")
+    greeting.write(GREETING_V2)
+    await editor.request("reloadPath", {"path": greeting.path})
+    assert shared.eval("__import__('sys').getswitchinterval()") == pytest.approx(0.004)
