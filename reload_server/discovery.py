@@ -13,15 +13,15 @@ This module is stdlib-only: the command-line client imports it.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
-from typing import Any
 
-log = logging.getLogger("reload_server")
+from .lazylog import log
+
+TYPE_CHECKING = False  # typing itself would cost the host milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = 1
 DIR_NAME = ".reload_server"
@@ -29,18 +29,33 @@ ENV_ROOT = "RELOAD_SERVER_ROOT"
 ENV_DIR = "RELOAD_SERVER_DISCOVERY_DIR"
 
 
-@dataclass(frozen=True)
 class Entry:
     """One discovery file as read back: where a live server listens."""
 
-    path: str
-    pid: int
-    host: str
-    port: int
-    token: str | None
-    root: str | None
-    started: float
-    data: dict[str, Any]
+    __slots__ = ("path", "pid", "host", "port", "token", "root", "started", "data")
+
+    def __init__(
+        self,
+        path: str,
+        pid: int,
+        host: str,
+        port: int,
+        token: str | None,
+        root: str | None,
+        started: float,
+        data: dict[str, Any],
+    ) -> None:
+        self.path = path
+        self.pid = pid
+        self.host = host
+        self.port = port
+        self.token = token
+        self.root = root
+        self.started = started
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"Entry(pid={self.pid}, host={self.host!r}, port={self.port}, root={self.root!r})"
 
 
 def root_dir() -> str:
@@ -111,9 +126,10 @@ def write(host: str, port: int, token: str | None) -> str:
         "started": time.time(),
     }
     path = os.path.join(directory, f"{pid}.json")
-    fd, tmp = tempfile.mkstemp(prefix=f".{pid}.", suffix=".tmp", dir=directory)
+    tmp = os.path.join(directory, f".{pid}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        # mkstemp creates the file 0600.
+        # Created 0600 by os.open above, never wider.
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f)
         os.replace(tmp, path)

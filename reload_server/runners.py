@@ -23,13 +23,14 @@ This module is stdlib-only and cheap to import.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
+
+from . import runner_spec
 
 log = logging.getLogger("reload_server")
 
@@ -139,7 +140,7 @@ class _Tracked:
 class LoopRunner(_Tracked):
     """Runs jobs as callbacks on an asyncio event loop owned by the app."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: Any) -> None:
         super().__init__()
         self._loop = loop
 
@@ -202,18 +203,11 @@ def make_runner(spec: Any) -> Runner:
     Raises ``ValueError`` for an unknown name and ``TypeError`` for anything
     that is neither a name, an event loop nor an executor.
     """
-    if isinstance(spec, str):
-        if spec == "thread":
-            return ThreadRunner()
-        if spec == "poll":
-            return PollRunner()
-        raise ValueError(
-            f"unknown runner {spec!r}: expected 'thread', 'poll', an event loop or an executor"
-        )
-    if isinstance(spec, asyncio.AbstractEventLoop):
+    which = runner_spec.kind(spec)
+    if which == "thread":
+        return ThreadRunner()
+    if which == "poll":
+        return PollRunner()
+    if which == "loop":
         return LoopRunner(spec)
-    if isinstance(spec, concurrent.futures.Executor):
-        return ExecutorRunner(spec)
-    raise TypeError(
-        f"runner must be 'thread', 'poll', an asyncio event loop or an executor, not {type(spec).__name__}"
-    )
+    return ExecutorRunner(spec)

@@ -10,16 +10,18 @@ itself and then starts accepting.  Nothing else makes the caller wait.
 from __future__ import annotations
 
 import atexit
-import ipaddress
-import logging
 import os
 import socket
 import sys
 import threading
-from collections.abc import Iterable, Mapping
-from typing import Any
 
-log = logging.getLogger("reload_server")
+from .. import runner_spec
+from ..lazylog import log
+
+TYPE_CHECKING = False  # typing itself would cost the host milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
 ENV_LISTEN = "RELOAD_SERVER_LISTEN"
 ENV_TOKEN = "RELOAD_SERVER_TOKEN"
@@ -96,6 +98,10 @@ def parse_address(address: int | str | tuple[str, int]) -> tuple[str, int]:
 
 def is_loopback(host: str) -> bool:
     """True if every address ``host`` names is a loopback address."""
+    if host in ("127.0.0.1", "::1"):
+        return True  # the default, without importing ipaddress
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host.split("%")[0]).is_loopback
     except ValueError:
@@ -150,25 +156,19 @@ def serve(
         "discovery": discovery,
     }
 
-    from ..runners import make_runner
-    from .paths import Roots
+    runner_spec.kind(runner)  # a bad runner= fails here, on the caller's thread
 
     with _lock:
         if _running is not None and _running.pid == os.getpid() and _running.thread.is_alive():
             h, p = _running.address
             raise RuntimeError(f"the reload server already runs on {h}:{p}; call stop() first")
-        run = make_runner(runner)
         from .binding import bind
 
         # Bound here, on the caller's thread (the standard library only): serve()
         # returns the real port, or raises the real bind error, at once.  Clients
         # that connect while the server thread still imports pygls wait in the
         # listen backlog.
-        try:
-            sock = bind(host, port)
-        except BaseException:
-            run.close()
-            raise
+        sock = bind(host, port)
         bound = sock.getsockname()[:2]
         state = _Running(None, (bound[0], bound[1]), None, sock.fileno(), None, options)
 
@@ -184,7 +184,18 @@ def serve(
             state.started.set()
 
         def main() -> None:
+            # Wait until serve() is about to return: the imports below hold the
+            # GIL for long stretches (unmarshalling lsprotocol) and would hold up
+            # the caller's last steps.
+            go.wait(START_TIMEOUT)
+            run = None
             try:
+                # The runner and the roots are made here too: their modules
+                # (concurrent.futures, re, urllib) would cost the caller time.
+                from ..runners import make_runner
+                from .paths import Roots
+
+                run = make_runner(runner)
                 # pygls and lsprotocol are imported here, on this thread, never the caller's;
                 # so is the reimporter, so that the first reload does not pay for it.
                 from .. import reimporter  # noqa: F401
@@ -195,17 +206,13 @@ def serve(
                 run_listener(config, on_started, on_failed)
             except BaseException as exc:
                 if not state.started.is_set():
-                    run.close()
+                    if run is not None:
+                        run.close()
                     sock.close()
                     on_failed(exc)
                 else:
                     log.exception("the reload server thread crashed")
 
-        # Daemon: interpreter shutdown must not wait for it before atexit stops it.
-        thread = threading.Thread(target=main, name="reload_server", daemon=True)
-        state.thread = thread
-        _running = state
-        thread.start()
         if discovery:
             from .. import discovery as disco
 
@@ -217,8 +224,20 @@ def serve(
         if not _atexit_registered:
             atexit.register(_stop_at_exit)
             if hasattr(os, "register_at_fork"):
+                # "before" hooks run newest first.  logging's takes its module lock,
+                # which the server thread may need while _before_fork waits for it:
+                # registering after logging's makes ours run first.
+                import logging  # noqa: F401
+
                 os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
             _atexit_registered = True
+        # Daemon: interpreter shutdown must not wait for it before atexit stops it.
+        thread = threading.Thread(target=main, name="reload_server", daemon=True)
+        state.thread = thread
+        _running = state
+        go = threading.Event()
+        thread.start()
+        go.set()
         return state.address
 
 
