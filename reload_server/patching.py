@@ -319,7 +319,22 @@ class Merger:
             type.__setattr__(old, k, v)
         for k in removed:
             type.__delattr__(old, k)
+        if not members:
+            _orphan_onto(new, old)
         return old
+
+
+def _orphan_onto(new: type, old: type) -> None:
+    """Make the discarded new class a subclass of the class that survives.
+
+    Another thread may have made an instance of ``new`` while the module's new
+    code ran, before the merge; with ``new`` based on ``old``, such an instance
+    still passes ``isinstance(obj, m.Klass)`` and runs the new methods.
+    """
+    try:
+        new.__bases__ = (old,)
+    except TypeError:
+        pass
 
 
 def _functions_in(value: object):

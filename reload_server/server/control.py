@@ -185,7 +185,7 @@ def serve(
 
         def main() -> None:
             # Wait until serve() is about to return: the imports below hold the
-            # GIL for long stretches (unmarshalling lsprotocol) and would hold up
+            # GIL for long stretches (loading lsprotocol.types) and would hold up
             # the caller's last steps.
             go.wait(START_TIMEOUT)
             run = None
