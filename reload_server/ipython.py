@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from . import staleness, targets
+from . import staleness
 from .reimporter import reimport
 from .results import ReloadError
 from .watcher import describe
@@ -30,7 +30,7 @@ class AutoReimport:
     def pre_run_cell(self, *_: Any) -> None:
         if not self.enabled:
             return
-        stale = [n for n in staleness.modified() if targets.refusal(n, sys.modules.get(n)) is None]
+        stale = staleness.modified()  # never lists __main__ or anything else unreloadable
         if not stale:
             return
         try:

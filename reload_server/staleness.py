@@ -17,6 +17,7 @@ import sys
 from types import ModuleType
 
 from .importclock import started_ns
+from .targets import module_file
 
 _baseline: dict[str, tuple[str, int, int]] = {}
 
@@ -47,13 +48,6 @@ def _process_start_ns() -> int:
 _epoch_ns = _process_start_ns()
 
 
-def _file(module: object) -> str | None:
-    if not isinstance(module, ModuleType):
-        return None
-    file = getattr(module, "__file__", None)
-    return file if isinstance(file, str) and file.endswith(".py") else None
-
-
 def record(name: str, file: str, stat: os.stat_result) -> None:
     """Remember that module ``name`` now runs the source ``file`` as it was at ``stat``."""
     _baseline[name] = (file, stat.st_mtime_ns, stat.st_size)
@@ -65,7 +59,7 @@ def snapshot() -> int:
     for name, module in list(sys.modules.items()):
         if name in _baseline:
             continue
-        file = _file(module)
+        file = module_file(module)
         if file is None:
             continue
         try:
@@ -96,7 +90,7 @@ def _first_look(name: str, module: ModuleType, file: str, st: os.stat_result) ->
 def is_stale(name: str) -> bool:
     """True if module ``name``'s source changed on disk since it was loaded."""
     module = sys.modules.get(name)
-    file = _file(module)
+    file = module_file(module)
     if file is None:
         return False
     try:

@@ -55,7 +55,7 @@ def modules_for_file(path: str | os.PathLike[str]) -> list[str]:
     that source, which includes files never imported.
     """
     wanted = _norm(_as_path(path))
-    files = [(name, f) for name, m in list(sys.modules.items()) if (f := _file_of(m))]
+    files = [(name, f) for name, m in list(sys.modules.items()) if (f := module_file(m))]
     found = [name for name, f in files if _norm(f) == wanted]
     if found:
         return found
@@ -63,7 +63,8 @@ def modules_for_file(path: str | os.PathLike[str]) -> list[str]:
     return [name for name, f in files if _real(_norm(f)) == wanted_real]
 
 
-def _file_of(module: object) -> str | None:
+def module_file(module: object) -> str | None:
+    """The ``.py`` file named by a loaded module's ``__file__``, or None."""
     if not isinstance(module, ModuleType):
         return None
     file = getattr(module, "__file__", None)

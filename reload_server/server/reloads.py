@@ -11,12 +11,11 @@ listeners *after* releasing it, a promise an outer hold would break.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..events import Outcome
-from ..results import WARNING, Note, ReloadError, ReloadResult
+from ..results import ReloadError, ReloadResult
 
 Job = Callable[[], dict[str, Any]]
 
@@ -86,41 +85,23 @@ def reload_path_job(path: str, force: bool = False) -> Job:
 def reload_stale_job(roots: Iterable[str] | None) -> Job:
     """A job reloading, in one transaction, every loaded module changed on disk under ``roots``.
 
-    ``roots`` None means everywhere.  Modules that can never be reloaded in
-    place (the program's ``__main__``) are left out with a warning note rather
-    than failing the whole transaction because the main script was edited.
+    ``roots`` None means everywhere.  ``modified()`` never lists modules that
+    cannot be reloaded in place (the program's ``__main__``, reload_server
+    itself), so an edited main script does not fail the whole transaction.
     """
     roots = list(roots) if roots is not None else None
 
     def job() -> dict[str, Any]:
         from ..reimporter import reimport, reload_lock
         from ..staleness import modified
-        from ..targets import refusal
 
         with reload_lock:
             if roots is None:
-                names = modified()
+                reloadable = modified()
             else:
-                names = []
+                reloadable = []
                 for root in roots:
-                    names.extend(n for n in modified(root) if n not in names)
-            skipped: list[Note] = []
-            reloadable = []
-            for name in names:
-                why = refusal(name, sys.modules.get(name))
-                if why is None:
-                    reloadable.append(name)
-                else:
-                    file = getattr(sys.modules.get(name), "__file__", None)
-                    skipped.append(
-                        Note(
-                            f"{why}; not reloaded",
-                            severity=WARNING,
-                            module=name,
-                            file=os.path.abspath(file) if isinstance(file, str) else None,
-                            kind="resolve",
-                        )
-                    )
+                    reloadable.extend(n for n in modified(root) if n not in reloadable)
         if not reloadable:
             data = simple_outcome("unchanged", "nothing changed on disk; nothing reloaded")
         else:
@@ -128,7 +109,6 @@ def reload_stale_job(roots: Iterable[str] | None) -> Job:
                 data = outcome_dict(reimport(*reloadable))
             except ReloadError as exc:
                 data = outcome_dict(exc)
-        data["notes"] = [n.to_dict() for n in skipped] + data["notes"]
         return data
 
     return job
