@@ -142,6 +142,8 @@ def cell_app(args: argparse.Namespace) -> None:
     if args.module == gen.MODULE:
         importlib.import_module(gen.SUBMODULE)
         importlib.import_module(gen.USERMODULE)
+    if os.environ.get("BENCH_SWITCH"):
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     stop = threading.Event()
     for _ in range(args.busy):
         threading.Thread(target=_busy, args=(stop,), daemon=True).start()
@@ -434,6 +436,7 @@ def cell_modified(args: argparse.Namespace) -> None:
     target = root / "stale_00007.py"
     target.write_text("X = 'edited'\n")
     seen = check()
+    watched = _watcher_lookups(root, args.repeat) if args.tool == "reload_server" else None
     emit(
         "RESULT",
         {
@@ -447,11 +450,45 @@ def cell_modified(args: argparse.Namespace) -> None:
             "tool_s": tool_s,
             "bare_s": bare_s,
             "sees_edit": (("stale_00007" in seen) if isinstance(seen, list) else None),
-            "watcher": importlib.util.find_spec("reload_server.watcher") is not None
-            if args.tool == "reload_server"
-            else None,
+            "watcher_s": watched,
         },
     )
+
+
+def _watcher_lookups(root: Path, edits: int) -> list[float]:
+    """With a real watch() running over ``root``: how long the watcher takes, per
+    batch of file events, to find which loaded modules changed (the work between
+    the operating system's event and the reload)."""
+    import queue
+
+    import reload_server
+    from reload_server import watcher
+
+    durations: list[float] = []
+    found: queue.Queue[list[str]] = queue.Queue()
+    lookup = watcher.changed_modules
+
+    def timed(paths):
+        t0 = time.perf_counter()
+        names = lookup(paths)
+        durations.append(time.perf_counter() - t0)
+        found.put(names)
+        return names
+
+    watcher.changed_modules = timed
+    stop = reload_server.watch(str(root), on_reload=lambda outcome: None)
+    try:
+        for k in range(edits):
+            target = root / f"stale_{k % 50:05d}.py"
+            target.write_text(f"X = 'watched {k}'\n")
+            names = found.get(timeout=30)
+            if names != [target.stem]:
+                raise RuntimeError(f"the watcher found {names} for an edit of {target.stem}")
+            time.sleep(0.1)  # let the reload it starts finish before the next edit
+    finally:
+        stop()
+        watcher.changed_modules = lookup
+    return durations
 
 
 # -- 5. memory over many reloads ---------------------------------------------------

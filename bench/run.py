@@ -504,8 +504,8 @@ def modified_table(res: dict[str, Any]) -> str:
         "interpreter's own), against a bare loop doing `os.stat(m.__file__)` for every loaded "
         "module, timed alternately in the same process:",
         "",
-        "| loaded modules | tool | check (median) | bare `os.stat` loop | ratio | first call | sees one edit |",
-        "|---|---|---|---|---|---|---|",
+        "| loaded modules | tool | check (median) | bare `os.stat` loop | ratio | first call | sees one edit | with a watcher: finding what changed, per event batch (median, max) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for key, v in res.items():
         count, tool = key.split("/", 1)
@@ -515,13 +515,19 @@ def modified_table(res: dict[str, Any]) -> str:
             "reimport-ng": "reimport-ng `modified()`",
         }[tool]
         if "error" in v:
-            lines.append(f"| {int(count):,} | {name} | *failed: {v['error']}* | | | | |")
+            lines.append(f"| {int(count):,} | {name} | *failed: {v['error']}* | | | | | |")
             continue
         t, b = median(v["tool_s"]), median(v["bare_s"])
         seen = {True: "yes", False: "**no**", None: "–"}[v["sees_edit"]]
+        watched = v.get("watcher_s")
+        watch = (
+            f"{median(watched) * 1000:.3f} ms, {max(watched) * 1000:.3f} ms ({len(watched)} edits)"
+            if watched
+            else "– (no watcher)"
+        )
         lines.append(
             f"| {int(count):,} (+{v['files'] - int(count)}) | {name} | {t * 1000:.1f} | {b * 1000:.1f} | "
-            f"{t / b:.2f}× | {v['first_s'] * 1000:.1f} | {seen} |"
+            f"{t / b:.2f}× | {v['first_s'] * 1000:.1f} | {seen} | {watch} |"
         )
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ import sys
 from types import ModuleType
 
 from .importclock import started_ns
-from .targets import module_file
+from .targets import module_file, modules_shape
 
 _baseline: dict[str, tuple[str, int, int]] = {}
 
@@ -51,6 +51,7 @@ _epoch_ns = _process_start_ns()
 def record(name: str, file: str, stat: os.stat_result) -> None:
     """Remember that module ``name`` now runs the source ``file`` as it was at ``stat``."""
     _baseline[name] = (file, stat.st_mtime_ns, stat.st_size)
+    _forget_candidates()
 
 
 def snapshot() -> int:
@@ -84,6 +85,7 @@ def _first_look(name: str, module: ModuleType, file: str, st: os.stat_result) ->
         _baseline[name] = (file, -1, -1)
     else:
         _baseline[name] = (file, st.st_mtime_ns, st.st_size)
+    _forget_candidates()
     return stale
 
 
@@ -103,6 +105,35 @@ def is_stale(name: str) -> bool:
     return known[1] != st.st_mtime_ns or known[2] != st.st_size
 
 
+# What modified() looks at, as (name, module, file, absolute file, baseline):
+# rebuilt only when sys.modules changed shape or a baseline changed, so that a
+# check costs little more than its stats.
+_candidates: list[tuple[str, ModuleType, str, str, tuple[str, int, int] | None]] = []
+_candidates_key: tuple[int, object, int] = (-1, None, 0)
+
+
+def _forget_candidates() -> None:
+    global _candidates_key
+    _candidates_key = (-1, None, 0)
+
+
+def _rebuild() -> list[tuple[str, ModuleType, str, str, tuple[str, int, int] | None]]:
+    global _candidates, _candidates_key
+    key = modules_shape()
+    candidates = []
+    for name, module in list(sys.modules.items()):
+        if name in _NEVER or name.startswith(_SELF) and (name == _SELF or name[len(_SELF)] == "."):
+            continue
+        file = getattr(module, "__file__", None)
+        if file.__class__ is not str or not file.endswith(".py"):
+            continue
+        full = file if os.path.isabs(file) else os.path.abspath(file)
+        known = _baseline.get(name)
+        candidates.append((name, module, file, full, known if known and known[0] == file else None))
+    _candidates, _candidates_key = candidates, key
+    return candidates
+
+
 def modified(path: str | os.PathLike[str] | None = None) -> list[str]:
     """Names of loaded modules whose source file changed since load, under ``path`` if given.
 
@@ -113,28 +144,25 @@ def modified(path: str | os.PathLike[str] | None = None) -> list[str]:
     exact: tuple[str, ...] = ()
     if path is not None:
         text = os.fspath(path)
-        candidates = {os.path.abspath(text), os.path.realpath(text)}
-        exact = tuple(candidates)
-        prefixes = tuple(p.rstrip(os.sep) + os.sep for p in candidates)
+        given = {os.path.abspath(text), os.path.realpath(text)}
+        exact = tuple(given)
+        prefixes = tuple(p.rstrip(os.sep) + os.sep for p in given)
+    candidates = _candidates if modules_shape() == _candidates_key else _rebuild()
     stale = []
-    baseline = _baseline
     stat = os.stat
-    for name, module in list(sys.modules.items()):
-        if name in _NEVER or name.startswith(_SELF) and (name == _SELF or name[len(_SELF)] == "."):
+    current = sys.modules.get
+    for name, module, file, full, known in candidates:
+        if current(name) is not module:
+            # Replaced under the same name: look at everything again.
+            _forget_candidates()
+            return modified(path)
+        if prefixes and not (full.startswith(prefixes) or full in exact):
             continue
-        file = getattr(module, "__file__", None)
-        if file.__class__ is not str or not file.endswith(".py"):
-            continue
-        if prefixes:
-            full = file if os.path.isabs(file) else os.path.abspath(file)
-            if not (full.startswith(prefixes) or full in exact):
-                continue
         try:
             st = stat(file)
         except OSError:
             continue
-        known = baseline.get(name)
-        if known is None or known[0] != file:
+        if known is None:
             if _first_look(name, module, file, st):
                 stale.append(name)
         elif known[1] != st.st_mtime_ns or known[2] != st.st_size:

@@ -47,20 +47,83 @@ def _as_path(target: str | os.PathLike[str]) -> str:
     return text
 
 
+def modules_shape() -> tuple[int, object, int]:
+    """A cheap fingerprint of ``sys.modules``: its length, its newest key and module.
+
+    An import appends to ``sys.modules`` (a re-import of a removed name too) and
+    a removal shortens it, so every change but one changes this; caches keyed on
+    it also check the identity of the modules they use, which catches the one
+    left: a module replaced in place under its own name.
+    """
+    modules = sys.modules
+    last = next(reversed(modules), None)
+    return len(modules), last, id(modules.get(last))
+
+
+class _FileIndex:
+    """Loaded modules by source file, for the shape of ``sys.modules`` it was built at."""
+
+    def __init__(self) -> None:
+        self.shape = modules_shape()
+        self.by_norm: dict[str, list[tuple[str, ModuleType]]] = {}
+        self.modules = list(sys.modules.items())
+        for name, module in self.modules:
+            file = module_file(module)
+            if file is not None:
+                self.by_norm.setdefault(_norm(file), []).append((name, module))
+        self._by_real: dict[str, list[tuple[str, ModuleType]]] | None = None
+
+    def by_real(self) -> dict[str, list[tuple[str, ModuleType]]]:
+        # Only for paths no module file matches as written (symlinked trees):
+        # built on the first such look-up.
+        if self._by_real is None:
+            self._by_real = {}
+            for norm, entries in self.by_norm.items():
+                self._by_real.setdefault(_real(norm), []).extend(entries)
+        return self._by_real
+
+
+_index: _FileIndex | None = None
+
+
+def index_modules() -> None:
+    """Index the loaded modules by file now, so the next look-up by file is instant."""
+    global _index
+    if _index is None or _index.shape != modules_shape():
+        _index = _FileIndex()
+
+
+def _live(entries: list[tuple[str, ModuleType]]) -> list[str] | None:
+    """The names, or None if one of them no longer maps to the module indexed."""
+    current = sys.modules.get
+    for name, module in entries:
+        if current(name) is not module:
+            return None
+    return [name for name, _ in entries]
+
+
 def modules_for_file(path: str | os.PathLike[str]) -> list[str]:
     """Names of the loaded modules whose source file is ``path``.
 
     ``path`` may be relative (to the working directory), a ``file://`` URI, or
     reach the file through symlinks.  Returns ``[]`` when no loaded module has
-    that source, which includes files never imported.
+    that source, which includes files never imported.  Costs a dictionary
+    look-up while no module was imported or removed since the last call.
     """
+    global _index
     wanted = _norm(_as_path(path))
-    files = [(name, f) for name, m in list(sys.modules.items()) if (f := module_file(m))]
-    found = [name for name, f in files if _norm(f) == wanted]
-    if found:
-        return found
-    wanted_real = _real(wanted)
-    return [name for name, f in files if _real(_norm(f)) == wanted_real]
+    for _ in range(2):
+        index_modules()
+        index = _index
+        assert index is not None
+        entries = index.by_norm.get(wanted) or index.by_real().get(_real(wanted))
+        # A miss is checked against every module: one replaced in place could
+        # be the one wanted.
+        found = _live(entries if entries is not None else index.modules)
+        if found is not None:
+            return found if entries is not None else []
+        _index = None  # a module was replaced under its name: index again
+    return []
 
 
 def module_file(module: object) -> str | None:

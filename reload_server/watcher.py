@@ -97,6 +97,12 @@ class Watcher:
         from watchfiles._rust_notify import RustNotify  # what watchfiles.watch() drives
 
         keep = watchfiles.PythonFilter()
+        # Imported and indexed before the first event: the reimporter's first
+        # use would import its modules, and that import would re-index the
+        # loaded modules (tens of ms with thousands) on the next event.
+        from . import reimporter  # noqa: F401
+
+        targets.index_modules()
         try:
             # The watches exist once RustNotify is built: only then is watch()
             # allowed to return, so a save right after it is never missed.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import socket
 import sys
 import threading
 
@@ -108,6 +107,8 @@ def is_loopback(host: str) -> bool:
         pass
     if not host:
         return False  # "" binds every interface
+    import socket
+
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError:
@@ -224,11 +225,6 @@ def serve(
         if not _atexit_registered:
             atexit.register(_stop_at_exit)
             if hasattr(os, "register_at_fork"):
-                # "before" hooks run newest first.  logging's takes its module lock,
-                # which the server thread may need while _before_fork waits for it:
-                # registering after logging's makes ours run first.
-                import logging  # noqa: F401
-
                 os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
             _atexit_registered = True
         # Daemon: interpreter shutdown must not wait for it before atexit stops it.
@@ -321,11 +317,27 @@ def _before_fork() -> None:
     """
     state = _running
     if (
-        state is not None
-        and state.pid == os.getpid()
-        and threading.current_thread() is not state.thread
+        state is None
+        or state.pid != os.getpid()
+        or state.started.is_set()
+        or threading.current_thread() is state.thread
     ):
+        return
+    # "before" hooks run newest first: when logging was imported after serve(),
+    # its hook has already taken logging's module lock for this thread, and the
+    # server thread's imports need that lock (every getLogger takes it).  Let go
+    # of it while waiting, rather than import logging in serve() to order the
+    # hooks: that import alone would cost the caller 6 ms.
+    lock = getattr(sys.modules.get("logging"), "_lock", None)
+    owned = getattr(lock, "_is_owned", None)
+    held = owned is not None and owned()
+    if held:
+        lock.release()
+    try:
         state.started.wait(FORK_WAIT)
+    finally:
+        if held:
+            lock.acquire()
 
 
 def _after_fork_in_child() -> None:

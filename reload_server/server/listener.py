@@ -22,7 +22,8 @@ from typing import Any
 
 from .. import staleness
 from ..runners import Runner
-from .binding import bind
+from ..targets import index_modules
+from .binding import adopt, bind
 from .framing import FrameError, read_frame
 from .hub import Hub
 from .paths import Roots
@@ -79,7 +80,7 @@ async def _main(
     stopping = asyncio.Event()
     try:
         quiet_pygls()
-        sock = config.sock if config.sock is not None else bind(config.host, config.port)
+        sock = adopt(config.sock if config.sock is not None else bind(config.host, config.port))
         # Baselines for "changed on disk since loaded", taken before any client
         # can ask, so an edit made after serve() returns is always seen.
         staleness.snapshot()
@@ -97,6 +98,7 @@ async def _main(
 
         server = await asyncio.start_server(on_connect, sock=sock)
         hub.start()
+        index_modules()  # after the server's own imports: the first look-up by file is instant
     except BaseException as exc:
         config.runner.close()
         failed(exc)

@@ -91,3 +91,46 @@ def test_modified_does_not_count_a_failed_reload_as_done(project):
     with pytest.raises(ReloadError):
         reimport("a")
     assert reload_server.modified(project.root) == ["a"]
+
+
+def test_modified_checks_a_module_replaced_under_the_same_name_against_its_own_file(project):
+    import importlib.util
+    import sys
+
+    project.module("a", "X = 1\n")
+    assert reload_server.modified(project.root) == []
+    # Same name, same place in sys.modules, another file: no import, no new key.
+    other = project.write("elsewhere/a.py", "X = 'other'\n")
+    spec = importlib.util.spec_from_file_location("a", other)
+    replacement = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replacement)
+    sys.modules["a"] = replacement
+    assert reload_server.modified(project.root) == []
+    project.edit("elsewhere/a", "X = 'edited'\n")
+    assert reload_server.modified(project.root) == ["a"]
+
+
+def test_modified_sees_an_edit_to_a_module_imported_after_the_previous_check(project):
+    project.module("a", "X = 1\n")
+    assert reload_server.modified(project.root) == []
+    project.module("b", "X = 1\n")
+    assert reload_server.modified(project.root) == []
+    project.edit("b", "X = 2\n")
+    assert reload_server.modified(project.root) == ["b"]
+
+
+def test_a_file_is_found_for_a_module_that_replaced_another_under_its_name(project):
+    import importlib.util
+    import sys
+
+    from reload_server.targets import modules_for_file
+
+    project.module("a", "X = 1\n")
+    assert modules_for_file(project.path("a.py")) == ["a"]
+    other = project.write("elsewhere/a.py", "X = 'other'\n")
+    spec = importlib.util.spec_from_file_location("a", other)
+    replacement = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replacement)
+    sys.modules["a"] = replacement
+    assert modules_for_file(other) == ["a"]
+    assert modules_for_file(project.path("a.py")) == []

@@ -42,6 +42,20 @@ def family(tmp_path):
         proc.stop()
 
 
+def _run_script(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a Python program in its own process; it must succeed."""
+    result = subprocess.run(
+        [PYTHON, "-c", script],
+        cwd=cwd,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def _statuses(output: str) -> dict[int, str]:
     return {int(pid): status for pid, status in re.findall(r"^pid (\d+): (\w+)", output, re.M)}
 
@@ -78,19 +92,38 @@ def test_a_multiprocessing_fork_child_serves_and_removes_its_entry_when_it_ends(
                               "entries_after": sorted(os.listdir(".reload_server"))}))
         """
     )
-    result = subprocess.run(
-        [PYTHON, "-c", script],
-        cwd=tmp_path,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_script(script, tmp_path)
     report = json.loads(result.stdout)
     assert report["child"][1] != report["parent"][1]
     assert report["child_entry_existed"] is True
     assert report["entries_after"] == [".gitignore", f"{report['parent'][0]}.json"]
+
+
+def test_a_fork_right_after_serve_waits_for_the_server_start_even_with_logging_imported_since(
+    tmp_path,
+):
+    # logging imported after serve() registers its fork hook after ours, so its
+    # hook (which takes logging's lock, needed by the server's imports) runs first.
+    script = textwrap.dedent(
+        """
+        import json, os, sys
+        assert "logging" not in sys.modules
+        import reload_server
+        from reload_server.server import control
+        control.FORK_WAIT = 30.0
+        reload_server.serve(0, discovery=False)
+        import logging
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if control.address() is not None else 3)
+        started_when_forked = control._running.started.is_set()
+        _, status = os.waitpid(pid, 0)
+        print(json.dumps({"started_when_forked": started_when_forked,
+                          "child_exit": os.waitstatus_to_exitcode(status)}))
+        """
+    )
+    result = _run_script(script, tmp_path)
+    assert json.loads(result.stdout) == {"started_when_forked": True, "child_exit": 0}
 
 
 def test_a_subprocess_with_preexec_fn_starts_no_server_before_exec(tmp_path):
@@ -104,15 +137,7 @@ def test_a_subprocess_with_preexec_fn_starts_no_server_before_exec(tmp_path):
         print(child.stdout.strip(), sorted(os.listdir(".reload_server")))
         """
     )
-    result = subprocess.run(
-        [PYTHON, "-c", script],
-        cwd=tmp_path,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_script(script, tmp_path)
     child_pid, entries = result.stdout.split(" ", 1)
     assert f"{child_pid}.json" not in entries
 

@@ -21,12 +21,14 @@ def make_app(tmp_path: Path) -> Any:
     yield factory
     factory.close()
 
+
 @pytest.fixture(scope="module")
 def shared_app_factory(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """For tests that only talk to an app and never edit its files: one app per module."""
     factory = AppFactory(tmp_path_factory.mktemp("shared"))
     yield factory
     factory.close()
+
 
 @pytest.fixture
 async def connect() -> Any:

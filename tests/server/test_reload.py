@@ -219,7 +219,9 @@ async def test_path_mappings_apply_to_diagnostics(shared, greeting, connect):
     await editor.wait_for(lambda: editor.diagnostics.get(local_uri))
 
 
-async def test_serving_a_reload_leaves_the_apps_switch_interval_as_it_was(shared, greeting, connect):
+async def test_serving_a_reload_leaves_the_apps_switch_interval_as_it_was(
+    shared, greeting, connect
+):
     editor = await connect(shared)
     shared.exec("import sys; sys.setswitchinterval(0.004)")
     greeting.write(GREETING_V2)

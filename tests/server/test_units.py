@@ -7,6 +7,8 @@ import json
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reload_server import discovery
 from reload_server.results import Frame, Note, ReloadError, ReloadResult
@@ -217,6 +219,35 @@ def test_write_then_remove(tmp_path, monkeypatch):
 
 
 # -- runners ---------------------------------------------------------------------
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_json_values)
+def test_discovery_entries_are_json_that_reads_back_as_written(value):
+    assert json.loads(discovery.encode(value)) == value
+
+
+def test_a_discovery_entry_keeps_argv_with_quotes_newlines_and_non_ascii(tmp_path, monkeypatch):
+    monkeypatch.setenv(discovery.ENV_ROOT, str(tmp_path))
+    monkeypatch.delenv(discovery.ENV_DIR, raising=False)
+    monkeypatch.setattr("sys.argv", ['app "x".py', "line\nbreak", "caf\u00e9 \U0001f600", "\\"])
+    path = discovery.write("::1", 4243, 'tok"en')
+    entry = discovery.read(path)
+    assert entry is not None
+    assert (entry.host, entry.port, entry.token) == ("::1", 4243, 'tok"en')
+    assert entry.data["argv"] == ['app "x".py', "line\nbreak", "caf\u00e9 \U0001f600", "\\"]
+    discovery.remove(path)
 
 
 def test_poll_runs_queued_jobs_on_the_calling_thread_only_when_called():
