@@ -125,11 +125,22 @@ def cell_reload(args: argparse.Namespace) -> None:
 # -- 2. end-to-end latency over TCP -------------------------------------------------
 
 
+_busy_rounds = [0]
+
+
 def _busy(stop: threading.Event) -> None:
     x = 0
     while not stop.is_set():
         for i in range(2000):
             x += i * i
+        _busy_rounds[0] += 1  # not atomic across threads; a few lost counts do not matter
+
+
+def _busy_rate(seconds: float = 2.0) -> float:
+    """Rounds per second the app's busy threads manage, over ``seconds``."""
+    start, t0 = _busy_rounds[0], time.perf_counter()
+    time.sleep(seconds)
+    return (_busy_rounds[0] - start) / (time.perf_counter() - t0)
 
 
 def cell_app(args: argparse.Namespace) -> None:
@@ -142,14 +153,15 @@ def cell_app(args: argparse.Namespace) -> None:
     if args.module == gen.MODULE:
         importlib.import_module(gen.SUBMODULE)
         importlib.import_module(gen.USERMODULE)
-    if os.environ.get("BENCH_SWITCH"):
-        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     stop = threading.Event()
     for _ in range(args.busy):
         threading.Thread(target=_busy, args=(stop,), daemon=True).start()
-    host, port = reload_server.serve(0, discovery=False)
+    host, port = reload_server.serve(0, discovery=False, switch_interval=args.switch_interval)
     emit("PORT", {"host": host, "port": port})
-    sys.stdin.readline()  # until the client is done
+    # "rate" on stdin: how fast the busy threads run now; end of stdin: the client is done.
+    for line in sys.stdin:
+        if line.strip() == "rate":
+            emit("RATE", {"rate": _busy_rate()})
     stop.set()
     reload_server.stop()
 
@@ -174,7 +186,8 @@ def cell_latency(args: argparse.Namespace) -> None:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     app = subprocess.Popen(
         [sys.executable, "-m", "bench.cells", "app", "--root", str(root), "--module", name]
-        + ["--busy", str(args.busy)],
+        + ["--busy", str(args.busy)]
+        + (["--switch-interval", str(args.switch_interval)] if args.switch_interval else []),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -187,10 +200,25 @@ def cell_latency(args: argparse.Namespace) -> None:
             if not line:
                 raise RuntimeError("the app exited before serving")
         addr = json.loads(line[5:])
+
+        def busy_rate() -> float | None:
+            if not args.busy:
+                return None
+            app.stdin.write("rate\n")
+            app.stdin.flush()
+            reply = ""
+            while not reply.startswith("RATE "):
+                reply = app.stdout.readline()
+                if not reply:
+                    raise RuntimeError("the app exited")
+            return json.loads(reply[5:])["rate"]
+
+        rate_alone = busy_rate()
         client = Client(addr["host"], addr["port"])
         client.initialize(str(root))
         while client.receive(0.2) is not None:
             pass
+        rate_connected = busy_rate()
         samples: list[dict[str, Any]] = []
         expect: set[str] = set()
         total = args.requests + args.warmup
@@ -256,7 +284,15 @@ def cell_latency(args: argparse.Namespace) -> None:
             )
         client.shutdown()
         client.close()
-        emit("RESULT", {"samples": samples, "expect": sorted(expect)})
+        emit(
+            "RESULT",
+            {
+                "samples": samples,
+                "expect": sorted(expect),
+                "busy_rate_alone": rate_alone,
+                "busy_rate_connected": rate_connected,
+            },
+        )
     finally:
         try:
             app.stdin.close()
@@ -656,9 +692,11 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--root", required=True)
     a.add_argument("--module", required=True)
     a.add_argument("--busy", type=int, default=0)
+    a.add_argument("--switch-interval", type=float, default=None)
     lat = sub.add_parser("latency")
     lat.add_argument("--module", choices=("small", "big"), required=True)
     lat.add_argument("--busy", type=int, default=0)
+    lat.add_argument("--switch-interval", type=float, default=None)
     lat.add_argument("--requests", type=int, default=100)
     lat.add_argument("--warmup", type=int, default=3)
     h = sub.add_parser("host")

@@ -347,9 +347,12 @@ def bench_latency(opts: argparse.Namespace, log) -> dict[str, Any]:
     if not can_import(sys.executable, "reload_server.server.control"):
         return {"skipped": "reload_server.serve() is not available in this build"}
     for module in ("small", "big"):
-        for busy in (0, 2):
+        for busy, switch in ((0, None), (2, None), (2, 0.0005)):
             key = f"{module}/{'busy' if busy else 'idle'}"
             argv = ["latency", "--module", module, "--busy", str(busy)]
+            if switch:
+                key += f", switch_interval={switch * 1000:g} ms"
+                argv += ["--switch-interval", str(switch)]
             argv += ["--requests", str(opts.requests if module == "small" else opts.requests // 2)]
             cell = run_cell(sys.executable, argv, opts.cell_timeout)
             res = cell.one("RESULT")
@@ -359,7 +362,13 @@ def bench_latency(opts: argparse.Namespace, log) -> dict[str, Any]:
                 continue
             samples = [s for s in res["samples"] if "error" not in s]
             errors = [s["error"] for s in res["samples"] if "error" in s]
-            out[key] = {"samples": samples, "errors": errors, "expect": res.get("expect")}
+            out[key] = {
+                "samples": samples,
+                "errors": errors,
+                "expect": res.get("expect"),
+                "busy_rate_alone": res.get("busy_rate_alone"),
+                "busy_rate_connected": res.get("busy_rate_connected"),
+            }
             ov = [s["overhead_ms"] for s in samples]
             log(
                 f"  latency {key}: overhead median {median(ov) or 0:.2f} ms, p99 {pct(ov, 99) or 0:.2f} ms, {len(errors)} errors"
@@ -375,24 +384,30 @@ def latency_table(res: dict[str, Any]) -> str:
         "that round trip minus the reimporter's own `durationMs` for the same reload; "
         "*all* waits also for the notifications the server sends after a reload "
         f"({', '.join(next((v['expect'] for v in res.values() if v.get('expect')), []) or ['none'])}). "
-        "*busy* = two app threads spinning in pure Python.",
+        "*busy* = two app threads spinning in pure Python; *switch_interval=0.5 ms*: the app "
+        "called `serve(switch_interval=0.0005)`, which keeps the GIL switch interval at 0.5 ms "
+        "while an editor is connected (by default the server shortens it only while it handles "
+        "a message). *Busy threads' speed while connected* is how fast they run with an editor "
+        "connected and idle, against before it connected.",
         "",
-        "| module | app | requests | reimport median | round trip median | overhead median | overhead p99 | all median | all p99 | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| module | app | requests | reimport median | round trip median | overhead median | overhead p99 | all median | all p99 | errors | busy threads' speed while connected |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, v in res.items():
-        module, app = key.split("/")
+        module, app = key.split("/", 1)
         name = "small (3 definitions)" if module == "small" else "2,250 lines"
         if "error" in v:
-            lines.append(f"| {name} | {app} | – | *failed: {v['error']}* | | | | | | |")
+            lines.append(f"| {name} | {app} | – | *failed: {v['error']}* | | | | | | | |")
             continue
         s = v["samples"]
         ov = [x["overhead_ms"] for x in s]
         allm = [x["all_ms"] for x in s]
+        alone, connected = v.get("busy_rate_alone"), v.get("busy_rate_connected")
+        speed = f"{connected / alone:.0%}" if alone and connected else "–"
         lines.append(
             f"| {name} | {app} | {len(s)} | {median([x['reimport_ms'] for x in s]) or 0:.2f} | "
             f"{median([x['rtt_ms'] for x in s]) or 0:.2f} | **{median(ov) or 0:.2f}** | **{pct(ov, 99) or 0:.2f}** | "
-            f"{median(allm) or 0:.2f} | {pct(allm, 99) or 0:.2f} | {len(v['errors'])} |"
+            f"{median(allm) or 0:.2f} | {pct(allm, 99) or 0:.2f} | {len(v['errors'])} | {speed} |"
         )
     return "\n".join(lines)
 

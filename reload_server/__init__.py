@@ -78,6 +78,7 @@ def serve(
     roots: Iterable[str | os.PathLike[str]] | None = None,
     runner: Any = "thread",
     discovery: bool = True,
+    switch_interval: float | None = None,
 ) -> tuple[str, int]:
     """Start the reload server on a background thread and return ``(host, port)``.
 
@@ -86,8 +87,13 @@ def serve(
     ``allow_remote=True`` and a ``token``.  ``roots`` restricts which files
     ``reloadPath`` may reload.  ``runner`` says where reloads run: ``"thread"``
     (the default, under the reload lock), an asyncio event loop owned by the
-    app, or ``"poll"`` (queued until the app calls :func:`poll`).  Returns at
-    once; a second call while a server runs raises ``RuntimeError``.
+    app, or ``"poll"`` (queued until the app calls :func:`poll`).
+    ``switch_interval`` (seconds, say ``0.0005``) lowers the GIL switch
+    interval to that while an editor is connected, so that the server answers
+    within a few milliseconds even while app threads keep the CPU busy, at a
+    cost to those threads' throughput; the app's own value comes back when the
+    last editor disconnects.  Returns at once; a second call while a server
+    runs raises ``RuntimeError``.
     """
     from .server.control import serve as _serve
 
@@ -98,6 +104,7 @@ def serve(
         roots=roots,
         runner=runner,
         discovery=discovery,
+        switch_interval=switch_interval,
     )
 
 

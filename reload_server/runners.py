@@ -54,7 +54,7 @@ class Runner(Protocol):
         ...
 
 
-def _run_into(job: Callable[[], T], future: concurrent.futures.Future[T]) -> None:
+def run_into(job: Callable[[], T], future: concurrent.futures.Future[T]) -> None:
     """Run ``job`` and settle ``future`` with its result or exception (unless cancelled)."""
     if not future.set_running_or_notify_cancel():
         return
@@ -70,6 +70,9 @@ def _run_into(job: Callable[[], T], future: concurrent.futures.Future[T]) -> Non
 
 class ThreadRunner:
     """Runs jobs on one dedicated worker thread, one at a time."""
+
+    # Jobs may as well run on the server's own thread: no app thread is involved.
+    inline_ok = True
 
     def __init__(self) -> None:
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -150,7 +153,7 @@ class LoopRunner(_Tracked):
         if not future.done():
             # A plain callback, not a task: it runs to completion between the app's
             # tasks, which is exactly what "reload on the app's loop" should mean.
-            self._loop.call_soon_threadsafe(_run_into, job, future)
+            self._loop.call_soon_threadsafe(run_into, job, future)
         return future
 
     def __repr__(self) -> str:
@@ -184,7 +187,7 @@ def poll() -> int:
             return count
         if future.cancelled():
             continue
-        _run_into(job, future)
+        run_into(job, future)
         count += 1
 
 

@@ -60,6 +60,23 @@ class CompileFailed(Exception):
         self.note = note
 
 
+def _read_all(fd: int, size: int) -> bytes:
+    """The rest of a regular file, in as few system calls as its size allows.
+
+    A short read of a regular file means its end, so a file whose size did not
+    change since the fstat takes one read; one that grew since is read on to
+    its end.
+    """
+    chunks = [os.read(fd, size + 1)]
+    if len(chunks[0]) > size:
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def load(name: str, module: ModuleType, file: str) -> Source:
     """Read and compile ``file`` for module ``name``; raises :class:`CompileFailed`."""
     try:
@@ -72,8 +89,7 @@ def load(name: str, module: ModuleType, file: str) -> Source:
                 raise OSError(errno.EISDIR, "it is a directory")
             if not S_ISREG(st.st_mode):
                 raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device?)")
-            with os.fdopen(fd, "rb", closefd=False) as f:
-                data = f.read()
+            data = _read_all(fd, st.st_size)
         finally:
             os.close(fd)
     except (OSError, ValueError) as e:

@@ -126,6 +126,7 @@ def serve(
     roots: Iterable[str | os.PathLike[str]] | None = None,
     runner: Any = "thread",
     discovery: bool = True,
+    switch_interval: float | None = None,
 ) -> tuple[str, int]:
     """Start the reload server on its own thread; see :func:`reload_server.serve`.
 
@@ -142,6 +143,12 @@ def serve(
             f"refusing to listen on non-loopback host {host!r}: anyone who can reach it could run "
             "code in this process; pass allow_remote=True and a token to accept that"
         )
+    if switch_interval is not None and (
+        isinstance(switch_interval, bool)
+        or not isinstance(switch_interval, (int, float))
+        or not 0 < switch_interval <= 1
+    ):
+        raise ValueError("switch_interval must be None or seconds in (0, 1]")
     if isinstance(roots, (str, os.PathLike)):
         roots = [roots]
     if roots is not None:
@@ -155,6 +162,7 @@ def serve(
         "roots": roots,
         "runner": runner,
         "discovery": discovery,
+        "switch_interval": switch_interval,
     }
 
     runner_spec.kind(runner)  # a bad runner= fails here, on the caller's thread
@@ -203,7 +211,7 @@ def serve(
                 from .listener import Config
                 from .listener import run as run_listener
 
-                config = Config(host, port, token, Roots(roots), run, sock)
+                config = Config(host, port, token, Roots(roots), run, sock, switch_interval)
                 run_listener(config, on_started, on_failed)
             except BaseException as exc:
                 if not state.started.is_set():
@@ -387,6 +395,7 @@ def _after_fork_in_child() -> None:
             roots=options.get("roots"),
             runner=runner,
             discovery=bool(options.get("discovery", True)),
+            switch_interval=options.get("switch_interval"),
         )
     except Exception as exc:  # noqa: BLE001 - the child runs on without a server
         log.warning("reload server: forked child %d could not serve: %s", os.getpid(), exc)

@@ -10,8 +10,8 @@ combined into one ReloadOutcome with an extra ``processes`` field, one item per
 process, this one first.
 
 The forwarding helpers are stdlib-only (the command-line client uses them too);
-:func:`with_siblings` runs on the server's loop and does all blocking work in
-the loop's default executor, each forward bounded by :data:`FORWARD_TIMEOUT`.
+:func:`with_siblings` runs on the server's loop and does the forwarding in the
+loop's default executor, each forward bounded by :data:`FORWARD_TIMEOUT`.
 """
 
 from __future__ import annotations
@@ -129,21 +129,33 @@ def combine(
 
 
 def sibling_entries() -> list[discovery.Entry]:
-    """The other live servers of this server's project (none without a discovery file)."""
+    """The other live servers of this server's project (none without a discovery file).
+
+    Called on the server's loop before each reload: one directory listing when
+    this process is the only one there, which is the common case.
+    """
     from . import control
 
     own = control.discovery_file()
     if own is None:
         return []
+    try:
+        names = os.listdir(os.path.dirname(own))
+    except OSError:
+        return []
+    mine = os.path.basename(own)
+    if not any(n.endswith(".json") and not n.startswith(".") and n != mine for n in names):
+        return []
     return discovery.siblings(own)
 
 
-async def forward(method: str, params: dict[str, Any]) -> list[tuple[int, dict[str, Any] | None]]:
-    """Ask every sibling, concurrently and off the loop; ``(pid, outcome or None)`` each."""
-    loop = asyncio.get_running_loop()
-    entries = await loop.run_in_executor(None, sibling_entries)
+async def forward(
+    entries: list[discovery.Entry], method: str, params: dict[str, Any]
+) -> list[tuple[int, dict[str, Any] | None]]:
+    """Ask every sibling in ``entries``, concurrently and off the loop; ``(pid, outcome or None)`` each."""
     if not entries:
         return []
+    loop = asyncio.get_running_loop()
     forwarded = {**params, "forwarded": True}
     answers = await asyncio.gather(
         *(loop.run_in_executor(None, lambda e=e: ask(e, method, forwarded)) for e in entries)
@@ -153,13 +165,14 @@ async def forward(method: str, params: dict[str, Any]) -> list[tuple[int, dict[s
 
 async def with_siblings(
     local: Awaitable[dict[str, Any]],
+    entries: list[discovery.Entry],
     method: str,
     params: dict[str, Any],
     to_client: Callable[[dict[str, Any]], dict[str, Any]] = lambda outcome: outcome,
 ) -> dict[str, Any]:
-    """Run ``local`` (this process's reload) while the siblings are asked; the combined
-    outcome, or ``local``'s alone when there are no siblings."""
-    remote_task = asyncio.ensure_future(forward(method, params))
+    """Run ``local`` (this process's reload) while the siblings in ``entries`` are asked;
+    the combined outcome, or ``local``'s alone when no sibling answered."""
+    remote_task = asyncio.ensure_future(forward(entries, method, params))
     try:
         result = await local
     except BaseException:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams, JsonRpcMethodNotFound
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMethodNotFound
 
 from . import fanout
 from .reloads import reload_path_job, reload_stale_job
@@ -25,28 +26,58 @@ if TYPE_CHECKING:
 log = logging.getLogger("reload_server")
 
 REQUESTS = ("reloadPath", "reloadStale")
+INTERNAL_ERROR = -32603
+REQUEST_CANCELLED = -32800
 
 
 def register(session: Session) -> None:
-    """Register the feature handlers on one session."""
-
-    @session.feature("reloadPath")
-    async def _reload_path(params: Any) -> dict[str, Any]:
-        value, force = parse_path_params(params)
-        if parse_forwarded(params):
-            return await reload_path(session, value, force)
-        return await reload_path_everywhere(session, value, force)
-
-    @session.feature("reloadStale")
-    async def _reload_stale(params: Any) -> dict[str, Any]:
-        root = parse_stale_params(params)
-        if parse_forwarded(params):
-            return await reload_stale(session, root)
-        return await reload_stale_everywhere(session, root)
+    """Register the notification handlers on one session (requests go through handle_request)."""
 
     @session.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    async def _did_save(params: types.DidSaveTextDocumentParams) -> None:
-        await did_save(session, params.text_document.uri)
+    def _did_save(params: types.DidSaveTextDocumentParams) -> None:
+        did_save(session, params.text_document.uri)
+
+
+def handle_request(session: Session, method: str, msg_id: int | str, params: Any) -> None:
+    """Answer ``reloadPath`` or ``reloadStale``: at once when the reload finishes
+    quickly, else when it does; bad params get the JSON-RPC error."""
+    try:
+        if method == "reloadPath":
+            value, force = parse_path_params(params)
+            answer = reload_path(session, value, force, everywhere=not parse_forwarded(params))
+        else:
+            root = parse_stale_params(params)
+            answer = reload_stale(session, root, everywhere=not parse_forwarded(params))
+    except JsonRpcException as exc:
+        session.send_error(msg_id, exc.code, exc.message)
+        return
+    except Exception as exc:  # noqa: BLE001 - a bug of ours costs this request only
+        log.exception("reload server: %s failed", method)
+        session.send_error(msg_id, INTERNAL_ERROR, f"InternalError: {exc!r}")
+        return
+    if isinstance(answer, dict):
+        session.send_result(msg_id, answer)
+        return
+
+    def reply(future: asyncio.Future[dict[str, Any]]) -> None:
+        if future.cancelled():
+            session.send_error(msg_id, REQUEST_CANCELLED, f"{method} was cancelled")
+            return
+        error = future.exception()
+        if error is None:
+            session.send_result(msg_id, future.result())
+        elif isinstance(error, JsonRpcException):
+            session.send_error(msg_id, error.code, error.message)
+        else:
+            log.error("reload server: %s failed", method, exc_info=error)
+            session.send_error(msg_id, INTERNAL_ERROR, f"InternalError: {error!r}")
+
+    answer.add_done_callback(reply)
+
+
+async def outcome_of(answer: dict[str, Any] | asyncio.Future[dict[str, Any]]) -> dict[str, Any]:
+    """The ReloadOutcome of an answer that may still be pending."""
+    return answer if isinstance(answer, dict) else await answer
 
 
 def parse_path_params(params: Any) -> tuple[str, bool]:
@@ -86,29 +117,6 @@ def parse_forwarded(params: Any) -> bool:
         raise JsonRpcInvalidParams(str(exc)) from None
 
 
-async def reload_path_everywhere(session: Session, value: str, force: bool) -> dict[str, Any]:
-    """``reload_path`` here and in every sibling process of the project (see :mod:`.fanout`)."""
-    path = _to_app(session, value)
-    _check_allowed(session, path, value)
-    return await fanout.with_siblings(
-        reload_path(session, value, force),
-        "reloadPath",
-        {"path": path, "force": force},
-        session.mapper.outcome,
-    )
-
-
-async def reload_stale_everywhere(session: Session, root: str | None) -> dict[str, Any]:
-    """``reload_stale`` here and in every sibling process of the project."""
-    params: dict[str, Any] = {}
-    if root is not None:
-        params["root"] = _to_app(session, root)
-        _check_allowed(session, params["root"], root)
-    return await fanout.with_siblings(
-        reload_stale(session, root), "reloadStale", params, session.mapper.outcome
-    )
-
-
 def _to_app(session: Session, value: str) -> str:
     try:
         path = session.mapper.to_app(value)
@@ -131,27 +139,78 @@ def _check_allowed(session: Session, path: str, shown: str) -> None:
         raise PathNotAllowed(f"PathNotAllowed: {shown} is outside the server's roots ({roots})")
 
 
-async def reload_path(session: Session, value: str, force: bool = False) -> dict[str, Any]:
-    """Reload the loaded module(s) of one file; the ReloadOutcome in the client's paths."""
+def reload_path(
+    session: Session, value: str, force: bool = False, *, everywhere: bool = True
+) -> dict[str, Any] | asyncio.Future[dict[str, Any]]:
+    """Reload the loaded module(s) of one file, here and (``everywhere``) in every sibling
+    process of the project; the ReloadOutcome in the client's paths, or a future for it."""
     path = _to_app(session, value)
     _check_allowed(session, path, value)
-    outcome = await session.hub.run(reload_path_job(path, force))
-    if outcome["status"] == "unchanged":
-        # The file on disk is the code that runs: errors from an earlier attempt are stale.
-        session.hub.clear(path)
-    return session.mapper.outcome(outcome)
+
+    def done(outcome: dict[str, Any]) -> dict[str, Any]:
+        if outcome["status"] == "unchanged":
+            # The file on disk is the code that runs: errors from an earlier attempt are stale.
+            session.hub.clear(path)
+        return session.mapper.outcome(outcome)
+
+    siblings = fanout.sibling_entries() if everywhere else []
+    # With siblings to ask, the loop must not wait for the local reload first.
+    local = _then(
+        session.hub.reload(reload_path_job(path, force), inline=not siblings, key=path), done
+    )
+    if not siblings:
+        return local
+    return asyncio.ensure_future(
+        fanout.with_siblings(
+            outcome_of(local),
+            siblings,
+            "reloadPath",
+            {"path": path, "force": force},
+            session.mapper.outcome,
+        )
+    )
 
 
-async def reload_stale(session: Session, root: str | None) -> dict[str, Any]:
-    """Reload every loaded module changed on disk (under ``root``); the ReloadOutcome."""
+def reload_stale(
+    session: Session, root: str | None, *, everywhere: bool = True
+) -> dict[str, Any] | asyncio.Future[dict[str, Any]]:
+    """Reload every loaded module changed on disk (under ``root``), here and
+    (``everywhere``) in every sibling process; the ReloadOutcome, or a future for it."""
     hub = session.hub
+    params: dict[str, Any] = {}
     if root is not None:
         app_root = _to_app(session, root)
         _check_allowed(session, app_root, root)
         roots: list[str] | None = [app_root]
+        params["root"] = app_root
     else:
         roots = list(hub.roots.paths) or None
-    return session.mapper.outcome(await hub.run(reload_stale_job(roots)))
+    siblings = fanout.sibling_entries() if everywhere else []
+    local = _then(
+        hub.reload(reload_stale_job(roots), inline=not siblings, key=("stale", tuple(roots or ()))),
+        session.mapper.outcome,
+    )
+    if not siblings:
+        return local
+    return asyncio.ensure_future(
+        fanout.with_siblings(
+            outcome_of(local), siblings, "reloadStale", params, session.mapper.outcome
+        )
+    )
+
+
+def _then(
+    answer: dict[str, Any] | asyncio.Future[dict[str, Any]],
+    then: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any] | asyncio.Future[dict[str, Any]]:
+    """``then(outcome)`` now, or once the pending outcome arrives."""
+    if isinstance(answer, dict):
+        return then(answer)
+
+    async def later() -> dict[str, Any]:
+        return then(await answer)
+
+    return asyncio.ensure_future(later())
 
 
 async def execute_command(session: Session, command: str, arguments: Any) -> dict[str, Any]:
@@ -164,20 +223,19 @@ async def execute_command(session: Session, command: str, arguments: Any) -> dic
             )
         arg = args[0]
         value, force = parse_path_params({"path": arg} if isinstance(arg, str) else arg)
-        return await reload_path_everywhere(session, value, force)
+        return await outcome_of(reload_path(session, value, force))
     if command == "reload_server.reloadStale":
         if len(args) > 1:
             raise JsonRpcInvalidParams(
                 "reload_server.reloadStale takes at most one argument: {root}"
             )
         arg = args[0] if args else None
-        return await reload_stale_everywhere(
-            session, parse_stale_params({"root": arg} if isinstance(arg, str) else arg)
-        )
+        root = parse_stale_params({"root": arg} if isinstance(arg, str) else arg)
+        return await outcome_of(reload_stale(session, root))
     raise JsonRpcMethodNotFound(f"Method Not Found: unknown command {command!r}")
 
 
-async def did_save(session: Session, uri: str) -> None:
+def did_save(session: Session, uri: str) -> None:
     """Reload on save, for clients that asked for it; results go out as notifications."""
     if not session.reload_on_save:
         return
@@ -194,15 +252,45 @@ async def did_save(session: Session, uri: str) -> None:
         )
         return
     # The sibling processes of the project reload the file too, at the same time.
-    siblings = asyncio.ensure_future(fanout.forward("reloadPath", {"path": path, "force": False}))
-    outcome = await session.hub.run(reload_path_job(path))
+    siblings = fanout.sibling_entries()
+    remote = (
+        asyncio.ensure_future(
+            fanout.forward(siblings, "reloadPath", {"path": path, "force": False})
+        )
+        if siblings
+        else None
+    )
+    local = session.hub.reload(reload_path_job(path), inline=remote is None, key=path)
+    if isinstance(local, dict) and remote is None:
+        _saved(session, path, local, [])
+        return
+
+    async def later() -> None:
+        outcome = await outcome_of(local)
+        _saved(session, path, outcome, await remote if remote is not None else [])
+
+    task = asyncio.ensure_future(later())
+    task.add_done_callback(_log_failure)
+
+
+def _saved(
+    session: Session,
+    path: str,
+    outcome: dict[str, Any],
+    siblings: list[tuple[int, dict[str, Any] | None]],
+) -> None:
     if outcome["status"] == "unchanged":
         session.hub.clear(path)
     if outcome["status"] in ("unchanged", "not_loaded"):
         # Reloads that happened are logged to everyone by the hub; these did not.
         session.log_message(session.mapper.outcome(outcome)["message"], types.MessageType.Log)
-    for pid, other in await siblings:
+    for pid, other in siblings:
         if other is not None and other["status"] in ("reloaded", "failed", "error"):
             failed = other["status"] != "reloaded"
             kind = types.MessageType.Error if failed else types.MessageType.Info
             session.log_message(f"pid {pid}: {other['message']}", kind)
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reload server: reload on save failed", exc_info=task.exception())

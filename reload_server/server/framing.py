@@ -9,10 +9,7 @@ and hands parsed messages to the pygls protocol.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import asyncio
+from typing import Any
 
 MAX_BODY = 16 * 1024 * 1024
 MAX_HEADER_LINE = 8 * 1024
@@ -29,38 +26,76 @@ def encode(message: Any) -> bytes:
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
-async def read_frame(reader: asyncio.StreamReader, limit: int = MAX_BODY) -> bytes | None:
-    """The next message body, or None at a clean end of stream (between frames).
+class FrameReader:
+    """Splits the bytes of one connection into message bodies, as they arrive.
 
-    Raises :class:`FrameError` for a bad or oversized header, or a stream that
-    ends inside a frame.
+    Incremental and synchronous, so a connection's ``data_received`` handles
+    every complete message at once, in the same turn of the event loop.
     """
-    # Imported here so the command-line client, which only needs encode(), starts fast.
-    import asyncio
 
-    length: int | None = None
-    count = 0
-    while True:
+    def __init__(self, limit: int = MAX_BODY) -> None:
+        self._limit = limit
+        self._buffer = bytearray()
+        self._length: int | None = None  # Content-Length read so far in this header
+        self._lines = 0  # header lines read so far in this header
+        self._body: int | None = None  # the body length, once the header ended
+        # Why the stream cannot be read any further, once it cannot.
+        self.error: FrameError | None = None
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The bodies completed by ``data``.  After a framing error, those read before it,
+        and :attr:`error` is set: nothing more is read."""
+        if self.error is not None:
+            return []
+        self._buffer += data
+        bodies: list[bytes] = []
         try:
-            line = await reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError as exc:
-            if not exc.partial and count == 0:
-                return None
-            raise FrameError("connection closed inside a message header") from None
-        except asyncio.LimitOverrunError:
-            raise FrameError("header line too long") from None
-        count += 1
-        if len(line) > MAX_HEADER_LINE or count > MAX_HEADERS:
+            while self._step(bodies):
+                pass
+        except FrameError as exc:
+            self.error = exc
+            self._buffer.clear()
+        return bodies
+
+    def close(self) -> None:
+        """The stream ended: raises :class:`FrameError` if it ended inside a message."""
+        if self.error is not None:
+            return
+        if self._body is not None:
+            raise FrameError("connection closed inside a message body")
+        if self._lines or self._buffer.strip(b"\r\n"):
+            raise FrameError("connection closed inside a message header")
+
+    def _step(self, bodies: list[bytes]) -> bool:
+        """Consume one header line or one body; False when more bytes are needed."""
+        buffer = self._buffer
+        if self._body is not None:
+            if len(buffer) < self._body:
+                return False
+            bodies.append(bytes(buffer[: self._body]))
+            del buffer[: self._body]
+            self._body = self._length = None
+            self._lines = 0
+            return True
+        end = buffer.find(b"\n")
+        if end < 0:
+            if len(buffer) > MAX_HEADER_LINE:
+                raise FrameError("header line too long")
+            return False
+        line = bytes(buffer[: end + 1])
+        del buffer[: end + 1]
+        self._lines += 1
+        if len(line) > MAX_HEADER_LINE or self._lines > MAX_HEADERS:
             raise FrameError("header too long")
         line = line.rstrip(b"\r\n")
         if not line:
-            if length is None:
-                if count == 1:
-                    # Tolerate stray blank lines between messages.
-                    count = 0
-                    continue
+            if self._length is None:
+                if self._lines == 1:
+                    self._lines = 0  # tolerate stray blank lines between messages
+                    return True
                 raise FrameError("message header without Content-Length")
-            break
+            self._body = self._length
+            return True
         name, sep, value = line.partition(b":")
         if not sep:
             raise FrameError(f"malformed header line {line[:80]!r}")
@@ -71,9 +106,9 @@ async def read_frame(reader: asyncio.StreamReader, limit: int = MAX_BODY) -> byt
                 raise FrameError(f"bad Content-Length {value[:40]!r}") from None
             if length < 0:
                 raise FrameError("negative Content-Length")
-            if length > limit:
-                raise FrameError(f"Content-Length {length} is over the limit of {limit} bytes")
-    try:
-        return await reader.readexactly(length)
-    except asyncio.IncompleteReadError:
-        raise FrameError("connection closed inside a message body") from None
+            if length > self._limit:
+                raise FrameError(
+                    f"Content-Length {length} is over the limit of {self._limit} bytes"
+                )
+            self._length = length
+        return True

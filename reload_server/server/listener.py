@@ -2,8 +2,8 @@
 
 pygls's ``start_tcp`` is made for a server that is its own process (it blocks in
 ``asyncio.run``, shares one protocol between all connections and shuts down when
-any of them closes), so the listener is ours: ``asyncio.start_server`` on a
-socket bound here, and one :class:`~.session.Session` per connection.
+any of them closes), so the listener is ours: ``loop.create_server`` on the
+socket ``serve()`` bound, and one :class:`~.session.Session` per connection.
 
 Everything in this module runs on the server's own thread.
 """
@@ -24,7 +24,7 @@ from .. import staleness
 from ..runners import Runner
 from ..targets import index_modules
 from .binding import adopt, bind
-from .framing import FrameError, read_frame
+from .framing import FrameError, FrameReader
 from .hub import Hub
 from .paths import Roots
 from .session import PARSE_ERROR, Session, quiet_pygls
@@ -33,6 +33,8 @@ log = logging.getLogger("reload_server")
 
 # How long stop() lets connections close before cancelling them.
 CLOSE_GRACE = 2.0
+# Bytes read from a connection at a time.
+READ_SIZE = 256 * 1024
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Config:
     runner: Runner
     # Bound by serve() on the caller's thread, so it can return the port at once.
     sock: socket.socket | None = None
+    # The GIL switch interval while clients are connected (None: never changed).
+    switch_interval: float | None = None
 
 
 class Started:
@@ -84,19 +88,18 @@ async def _main(
         # Baselines for "changed on disk since loaded", taken before any client
         # can ask, so an edit made after serve() returns is always seen.
         staleness.snapshot()
-        hub = Hub(loop, config.runner, config.roots, config.token, app_info())
-        connections: set[asyncio.Task[None]] = set()
+        hub = Hub(
+            loop, config.runner, config.roots, config.token, app_info(), config.switch_interval
+        )
+        connections: set[Connection] = set()
 
-        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            connections.add(task)
-            try:
-                await serve_connection(hub, reader, writer)
-            finally:
-                connections.discard(task)
+        def on_connect() -> Connection:
+            connection = Connection(hub)
+            connections.add(connection)
+            connection.closed.add_done_callback(lambda _: connections.discard(connection))
+            return connection
 
-        server = await asyncio.start_server(on_connect, sock=sock)
+        server = await loop.create_server(on_connect, sock=sock)
         hub.start()
         index_modules()  # after the server's own imports: the first look-up by file is instant
     except BaseException as exc:
@@ -118,10 +121,12 @@ async def _main(
     for session in list(hub.sessions):
         session.close()
     if connections:
-        _, pending = await asyncio.wait(set(connections), timeout=CLOSE_GRACE)
-        for task in pending:
-            task.cancel()
+        _, pending = await asyncio.wait([c.closed for c in connections], timeout=CLOSE_GRACE)
         if pending:
+            # Clients that do not read what is left to send: drop them.
+            for connection in list(connections):
+                if connection.transport is not None:
+                    connection.transport.abort()
             await asyncio.wait(pending, timeout=CLOSE_GRACE)
     try:
         await asyncio.wait_for(server.wait_closed(), CLOSE_GRACE)
@@ -130,37 +135,93 @@ async def _main(
     log.info("reload server stopped")
 
 
-async def serve_connection(
-    hub: Hub, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
-    """Read frames off one connection into its session until it ends."""
-    peername = writer.get_extra_info("peername")
-    peer = f"{peername[0]}:{peername[1]}" if peername else "?"
-    session = Session(hub, writer, peer)
-    hub.sessions.add(session)
-    try:
-        while not session.writer.closed:
-            try:
-                body = await read_frame(reader)
-            except FrameError as exc:
-                session.send_error(None, PARSE_ERROR, f"Parse error: {exc}; closing the connection")
-                break
-            if body is None:
-                break
-            try:
-                session.receive(body)
-            except Exception:
-                # A bug of ours must cost at most this message, never the connection or the app.
-                log.exception("reload server: error handling a message from %s", peer)
-    except (ConnectionError, OSError) as exc:
-        log.debug("connection %s lost: %s", peer, exc)
-    finally:
-        hub.sessions.discard(session)
-        session.close()
-        if session.initialized:
-            log.info("client %s disconnected", session.client_name)
-            hub.broadcast_status()
+class Connection(asyncio.BufferedProtocol):
+    """One client connection: bytes in, frames out to its session, in the same turn.
+
+    A protocol rather than streams: every complete message is handled in the
+    call that received it, and what it sends leaves in one write (see
+    :meth:`Hub.corked`), with no task switch in between.  Each turn of the loop
+    and each system call costs the server's thread a wait for the GIL when app
+    threads keep the CPU busy, so threads switch fast (:meth:`Hub.hurry`) from
+    before the read until the reply is written; a buffered protocol is told
+    before the read.
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.reader = FrameReader()
+        self.session: Session | None = None
+        self.peer = "?"
+        self.closed = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray(READ_SIZE)
+        self._view = memoryview(self._buffer)
+        self._calm_later: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peername = transport.get_extra_info("peername")
+        self.peer = f"{peername[0]}:{peername[1]}" if peername else "?"
+        self.session = Session(self.hub, transport, self.peer)
+        self.hub.attach(self.session)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        self.hub.hurry()
+        if self._calm_later is None:
+            # Should the read find nothing after all (no buffer_updated), calm down anyway.
+            self._calm_later = self.hub.loop.call_later(0.05, self._calm)
+        return self._view
+
+    def _calm(self) -> None:
+        if self._calm_later is not None:
+            self._calm_later.cancel()
+            self._calm_later = None
+        self.hub.calm()
+
+    def buffer_updated(self, nbytes: int) -> None:
         try:
-            await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE)
-        except (asyncio.TimeoutError, ConnectionError, OSError):
-            pass
+            self.data_received(bytes(self._view[:nbytes]))
+        finally:
+            self._calm()
+
+    def data_received(self, data: bytes) -> None:
+        session = self.session
+        assert session is not None
+        bodies = self.reader.feed(data)
+        with self.hub.corked():
+            for body in bodies:
+                if session.writer.closed:
+                    return
+                try:
+                    session.receive(body)
+                except Exception:
+                    # A bug of ours must cost at most this message, never the connection or the app.
+                    log.exception("reload server: error handling a message from %s", self.peer)
+            if self.reader.error is not None and not session.writer.closed:
+                session.send_error(
+                    None, PARSE_ERROR, f"Parse error: {self.reader.error}; closing the connection"
+                )
+                session.close()
+
+    def eof_received(self) -> bool:
+        self._calm()
+        try:
+            self.reader.close()
+        except FrameError as exc:
+            log.debug("connection %s ended: %s", self.peer, exc)
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._calm()
+        if exc is not None:
+            log.debug("connection %s lost: %s", self.peer, exc)
+        session = self.session
+        if session is not None:
+            self.hub.detach(session)
+            session.close()
+            if session.initialized:
+                log.info("client %s disconnected", session.client_name)
+                self.hub.broadcast_status()
+        if not self.closed.done():
+            self.closed.set_result(None)

@@ -126,6 +126,8 @@ class PathMapper:
             if mapped is not None:
                 path = mapped
                 break
+        if os.path.isabs(path):
+            return os.path.normpath(path)
         return os.path.normpath(os.path.join(self.cwd or os.getcwd(), path))
 
     def to_client(self, path: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -219,11 +220,63 @@ async def test_path_mappings_apply_to_diagnostics(shared, greeting, connect):
     await editor.wait_for(lambda: editor.diagnostics.get(local_uri))
 
 
-async def test_serving_a_reload_leaves_the_apps_switch_interval_as_it_was(
-    shared, greeting, connect
+async def test_serving_a_reload_leaves_the_apps_switch_interval_as_it_was(make_app, connect):
+    app = make_app({"greeting.py": GREETING}, ["greeting"])
+    app.exec("import sys; sys.setswitchinterval(0.004)")
+    editor = await connect(app)
+    app.write("greeting.py", GREETING_V2)
+    await editor.request("reloadPath", {"path": app.path("greeting.py")})
+    assert app.eval("__import__('sys').getswitchinterval()") == pytest.approx(0.004)
+
+
+async def test_with_switch_interval_threads_switch_that_often_while_an_editor_is_connected(
+    make_app, connect
 ):
-    editor = await connect(shared)
-    shared.exec("import sys; sys.setswitchinterval(0.004)")
-    greeting.write(GREETING_V2)
-    await editor.request("reloadPath", {"path": greeting.path})
-    assert shared.eval("__import__('sys').getswitchinterval()") == pytest.approx(0.004)
+    app = make_app({"greeting.py": GREETING}, ["greeting"], serve={"switch_interval": 0.0005})
+    app.exec("import sys; sys.setswitchinterval(0.004)")
+    editor = await connect(app)
+    app.write("greeting.py", GREETING_V2)
+    await editor.request("reloadPath", {"path": app.path("greeting.py")})
+    assert app.eval("__import__('sys').getswitchinterval()") == pytest.approx(0.0005)
+
+
+async def test_the_apps_switch_interval_comes_back_when_the_last_editor_leaves(make_app, connect):
+    app = make_app({"greeting.py": GREETING}, ["greeting"], serve={"switch_interval": 0.0005})
+    app.exec("import sys; sys.setswitchinterval(0.004)")
+    first, second = await connect(app), await connect(app)
+    await first.shutdown_and_exit()
+    assert app.eval("__import__('sys').getswitchinterval()") == pytest.approx(0.0005)
+    await second.shutdown_and_exit()
+    for _ in range(100):  # the app sees the disconnect on its own thread
+        if app.eval("__import__('sys').getswitchinterval()") == pytest.approx(0.004):
+            break
+        await asyncio.sleep(0.05)
+    assert app.eval("__import__('sys').getswitchinterval()") == pytest.approx(0.004)
+
+
+THREAD_NOTING = "import threading\nRAN_ON = threading.current_thread().name\nVERSION = {v}\n{extra}"
+
+
+async def test_a_file_that_reloads_quickly_is_reloaded_on_the_servers_own_thread(make_app, connect):
+    app = make_app({"noting.py": THREAD_NOTING.format(v=0, extra="")}, ["noting"])
+    editor = await connect(app)
+    threads = []
+    for v in (1, 2, 3):
+        app.write("noting.py", THREAD_NOTING.format(v=v, extra=""))
+        assert (await editor.request("reloadPath", {"path": app.path("noting.py")}))[
+            "status"
+        ] == "reloaded"
+        threads.append(app.eval("__import__('noting').RAN_ON"))
+    # The first reload of a file goes to the reload thread; a quick one is then done in place.
+    assert threads[0].startswith("reload_server-reload")
+    assert threads[1:] == ["reload_server", "reload_server"]
+
+
+async def test_a_file_that_reloads_slowly_stays_on_the_reload_thread(make_app, connect):
+    slow = "import time\ntime.sleep(0.3)\n"
+    app = make_app({"noting.py": THREAD_NOTING.format(v=0, extra=slow)}, ["noting"])
+    editor = await connect(app)
+    for v in (1, 2):
+        app.write("noting.py", THREAD_NOTING.format(v=v, extra=slow))
+        await editor.request("reloadPath", {"path": app.path("noting.py")})
+        assert app.eval("__import__('noting').RAN_ON").startswith("reload_server-reload")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 
@@ -15,7 +14,7 @@ from reload_server.results import Frame, Note, ReloadError, ReloadResult
 from reload_server.runners import PollRunner, make_runner, poll
 from reload_server.server.control import is_loopback, parse_address
 from reload_server.server.diagnostics import notes_by_file, publish_params, utf16
-from reload_server.server.framing import MAX_BODY, FrameError, encode, read_frame
+from reload_server.server.framing import MAX_BODY, FrameError, FrameReader, encode
 from reload_server.server.paths import Mapping, PathMapper, Roots, path_to_uri, uri_to_path
 
 # -- paths -----------------------------------------------------------------------
@@ -120,24 +119,30 @@ def test_a_line_note_underlines_the_code_not_the_indentation(tmp_path):
 # -- framing ---------------------------------------------------------------------
 
 
-async def _frames(data: bytes) -> list[bytes | None]:
-    reader = asyncio.StreamReader()
-    reader.feed_data(data)
-    reader.feed_eof()
+def _frames(data: bytes, chunk: int | None = None) -> list[bytes]:
+    """The bodies read from ``data`` fed ``chunk`` bytes at a time, then the end of stream."""
+    reader = FrameReader()
+    step = chunk or max(len(data), 1)
     frames = []
-    while True:
-        body = await read_frame(reader)
-        frames.append(body)
-        if body is None:
-            return frames
+    for i in range(0, len(data), step):
+        frames.extend(reader.feed(data[i : i + step]))
+    if reader.error is not None:
+        raise reader.error
+    reader.close()
+    return frames
 
 
-async def test_frames_are_read_back_as_written():
-    assert await _frames(encode({"a": 1}) + encode({"b": "é"})) == [
-        b'{"a":1}',
-        b'{"b":"\\u00e9"}',
-        None,
-    ]
+@pytest.mark.parametrize("chunk", [None, 1, 7])
+def test_frames_are_read_back_as_written_however_the_bytes_arrive(chunk):
+    data = encode({"a": 1}) + b"\r\n" + encode({"b": "é"})
+    assert _frames(data, chunk) == [b'{"a":1}', b'{"b":"\\u00e9"}']
+
+
+def test_the_frames_before_a_framing_error_are_still_read():
+    reader = FrameReader()
+    assert reader.feed(encode({"a": 1}) + b"garbage\r\n\r\n" + encode({"b": 2})) == [b'{"a":1}']
+    assert isinstance(reader.error, FrameError)
+    assert reader.feed(encode({"c": 3})) == []
 
 
 @pytest.mark.parametrize(
@@ -147,13 +152,23 @@ async def test_frames_are_read_back_as_written():
         b"Content-Length: abc\r\n\r\n{}",
         b"Content-Type: x\r\n\r\n{}",
         b"Content-Length: 10\r\n\r\n{}",
+        b"Content-Len",
         b"garbage\r\n\r\n",
+        b"X" * 9000,
     ],
-    ids=["oversized", "bad-length", "no-length", "truncated", "no-colon"],
+    ids=[
+        "oversized",
+        "bad-length",
+        "no-length",
+        "truncated",
+        "cut-header",
+        "no-colon",
+        "long-line",
+    ],
 )
-async def test_unreadable_frames_raise(data):
+def test_unreadable_frames_raise(data):
     with pytest.raises(FrameError):
-        await _frames(data)
+        _frames(data)
 
 
 # -- addresses -------------------------------------------------------------------
@@ -274,3 +289,12 @@ def test_closing_a_poll_runner_cancels_what_it_queued():
 def test_make_runner_rejects_unknown_runners(spec):
     with pytest.raises((ValueError, TypeError)):
         make_runner(spec)
+
+
+@pytest.mark.parametrize("bad", [0, -0.001, 2.0, True, "0.001"])
+def test_serve_refuses_a_switch_interval_that_is_not_a_short_time(bad):
+    from reload_server.server import control
+
+    with pytest.raises(ValueError, match="switch_interval"):
+        control.serve(0, switch_interval=bad, discovery=False)
+    assert control.address() is None
