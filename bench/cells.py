@@ -641,7 +641,7 @@ def cell_phases(args: argparse.Namespace) -> None:
         setattr(owner, attr, wrapper)
 
     tx = reimporter._Transaction
-    timed(reimporter.targets, "resolve", "resolve targets")
+    timed(getattr(reimporter, "targets", None), "resolve", "resolve targets")
     timed(reimporter, "load", "read + compile + scan (sources.load)")
     timed(sources, "_scan", "  of which: scan bytecode (sources._scan)")
     timed(reimporter, "order", "order")
@@ -652,8 +652,8 @@ def cell_phases(args: argparse.Namespace) -> None:
     timed(reimporter, "rebind_module_globals", "  of which: rebind_module_globals")
     timed(reimporter, "_push_reexports", "  of which: _push_reexports")
     timed(reimporter, "replace_everywhere", "  of which: heap fallback")
-    timed(reimporter.staleness, "record", "  of which: staleness.record")
-    timed(reimporter.linecache, "checkcache", "  of which: linecache.checkcache")
+    timed(getattr(reimporter, "staleness", None), "record", "  of which: staleness.record")
+    timed(getattr(reimporter, "linecache", None), "checkcache", "  of which: linecache.checkcache")
     timed(reimporter, "publish", "publish outcome")
     timed(ext.SourceLoader, "source_to_code", "importlib: compile (source_to_code)")
     timed(ext.SourceLoader, "get_data", "importlib: read")
