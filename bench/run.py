@@ -388,7 +388,8 @@ def latency_table(res: dict[str, Any]) -> str:
         "called `serve(switch_interval=0.0005)`, which keeps the GIL switch interval at 0.5 ms "
         "while an editor is connected (by default the server shortens it only while it handles "
         "a message). *Busy threads' speed while connected* is how fast they run with an editor "
-        "connected and idle, against before it connected.",
+        "connected and idle (2 s), against the mean of 2 s before it connected and 2 s after it "
+        "left.",
         "",
         "| module | app | requests | reimport median | round trip median | overhead median | overhead p99 | all median | all p99 | errors | busy threads' speed while connected |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
