@@ -15,17 +15,28 @@ from __future__ import annotations
 
 import enum
 import functools
+import sys
 from types import CellType, FunctionType, GetSetDescriptorType, MemberDescriptorType
 
 from .results import WARNING, Note
 
 MISSING = object()
 
+#: Whether ``sys.getrefcount`` counts every reference.  From 3.14 the
+#: interpreter borrows references on its stack, and free-threaded builds defer
+#: some counts: there, a reference count cannot prove an object unused.
+EXACT_REFCOUNTS = (
+    sys.implementation.name == "cpython"
+    and sys.version_info < (3, 14)
+    and "free-threading" not in sys.version
+)
+
 # Attributes that belong to the class object itself, not to its source.
 _CLASS_OWN = frozenset({"__dict__", "__weakref__", "_abc_impl"})
 _ENUM_TABLES = ("_member_map_", "_value2member_map_", "_member_names_", "_unhashable_values_")
 _LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
 _SLOT_DESCRIPTORS = (MemberDescriptorType, GetSetDescriptorType)
+_ATOMIC_KINDS = frozenset({int, float, complex, str, bytes, bool, type(None)})
 
 
 def _slots(cls: type) -> object:
@@ -57,6 +68,7 @@ class Merger:
         self._functions: list[FunctionType] = []
         self._classes: list[type] = []
         self._active: set[int] = set()
+        self._discarded: list[tuple[type, type]] = []
 
     # -- public -------------------------------------------------------------
 
@@ -180,6 +192,10 @@ class Merger:
         kind = type(new)
         if type(old) is not kind:
             return self.reclass(new)
+        if kind in _ATOMIC_KINDS and old == new:
+            # Keeping the equal old value spares a class attribute write, which
+            # invalidates the type caches of the class and its subclasses.
+            return old
         if kind is classmethod or kind is staticmethod:
             func = self.merge(old.__func__, new.__func__, where)
             if func is old.__func__:
@@ -320,21 +336,46 @@ class Merger:
         for k in removed:
             type.__delattr__(old, k)
         if not members:
-            _orphan_onto(new, old)
+            self._discarded.append((new, old))
         return old
 
+    def rebase_discarded(self) -> None:
+        """Base each discarded new class that something still holds on its survivor.
 
-def _orphan_onto(new: type, old: type) -> None:
-    """Make the discarded new class a subclass of the class that survives.
+        Another thread may have made an instance of the new class while the
+        module's code ran, a decorator or ``__init_subclass__`` may have put it
+        in a registry, a module-level table may name it: based on the old
+        class, all of those pass ``isinstance(obj, m.Klass)`` and run the new
+        methods.  A class nothing else holds is left alone, as assigning
+        ``__bases__`` costs some 10 µs a class.  Call after the namespaces no
+        longer name the new classes.
+        """
+        pending = self._discarded
+        while pending:
+            new, old = pending.pop()  # subclasses (defined later) before their bases
+            refs = sys.getrefcount(new)
+            if EXACT_REFCOUNTS and refs <= _known_refs(new):
+                continue
+            try:
+                new.__bases__ = (old,)
+            except TypeError:
+                pass
 
-    Another thread may have made an instance of ``new`` while the module's new
-    code ran, before the merge; with ``new`` based on ``old``, such an instance
-    still passes ``isinstance(obj, m.Klass)`` and runs the new methods.
+
+def _known_refs(new: type) -> int:
+    """References to a discarded class that say nothing of its use.
+
+    They are: the caller's local and ``getrefcount``'s argument, the merger's
+    ``canon`` entry, the class's own ``__mro__``, its own slot and ``__dict__``
+    descriptors, and the base, bases and mro of its subclasses.
     """
-    try:
-        new.__bases__ = (old,)
-    except TypeError:
-        pass
+    count = 4
+    for value in new.__dict__.values():
+        if type(value) in _SLOT_DESCRIPTORS and value.__objclass__ is new:
+            count += 1
+    for sub in type.__subclasses__(new):
+        count += (sub.__base__ is new) + sub.__bases__.count(new) + sub.__mro__.count(new)
+    return count
 
 
 def _functions_in(value: object):
@@ -362,6 +403,8 @@ def _retarget_class_cell(new: type, old: type) -> None:
     first one found is enough.
     """
     for value in new.__dict__.values():
+        if type(value) in _ATOMIC_KINDS:
+            continue
         for f in _functions_in(value):
             code = f.__code__
             if "__class__" in code.co_freevars and f.__closure__:

@@ -21,6 +21,7 @@ from types import CellType, FunctionType, MethodType, ModuleType
 # Values so common that sharing one by identity says nothing about where a name
 # came from: such a copy is only updated when it also has the same name.
 _ATOMIC = (int, float, complex, str, bytes, bool, type(None))
+_ABSENT = object()
 
 
 class Replacement:
@@ -30,9 +31,6 @@ class Replacement:
         self.old = old
         self.new = new
         self.name = name
-
-    def applies_to(self, name: str) -> bool:
-        return self.name is None or name == self.name or not isinstance(self.old, _ATOMIC)
 
 
 def rebind_module_globals(
@@ -44,7 +42,17 @@ def rebind_module_globals(
     """
     if not replacements:
         return 0
-    ids = replacements.keys()
+    # A copy of an atomic value is found by its name, a dict lookup per module;
+    # only other values need a look at every name of every module.
+    by_name = [
+        (r.name, r.old, r.new)
+        for r in replacements.values()
+        if r.name is not None and isinstance(r.old, _ATOMIC)
+    ]
+    by_id = {
+        k: r for k, r in replacements.items() if r.name is None or not isinstance(r.old, _ATOMIC)
+    }
+    ids = by_id.keys()
     count = 0
     if only is None:
         modules = list(sys.modules.values())
@@ -54,11 +62,15 @@ def rebind_module_globals(
         if not isinstance(module, ModuleType):
             continue
         ns = module.__dict__
-        if ids.isdisjoint(map(id, ns.values())):
+        for name, old, new in by_name:
+            if ns.get(name, _ABSENT) is old:
+                ns[name] = new
+                count += 1
+        if not ids or ids.isdisjoint(map(id, ns.values())):
             continue
         for key, value in list(ns.items()):
-            r = replacements.get(id(value))
-            if r is not None and r.old is value and r.applies_to(key):
+            r = by_id.get(id(value))
+            if r is not None and r.old is value:
                 ns[key] = r.new
                 count += 1
     return count

@@ -34,7 +34,7 @@ from types import ModuleType
 from . import staleness, targets
 from .events import publish
 from .ordering import order
-from .patching import MISSING, Merger
+from .patching import EXACT_REFCOUNTS, MISSING, Merger
 from .references import _ATOMIC, Replacement, rebind_module_globals, replace_everywhere
 from .results import ERROR, INFO, WARNING, Frame, Note, ReloadError, ReloadResult
 from .sources import CompileFailed, Source, load, star_names
@@ -198,16 +198,10 @@ class _Transaction:
                 )
                 skipped.add(s.name)
                 continue
-            # Definitions first, aliases after, so `alias = func` maps to func's survivor.
-            items = list(ns.items())
-            for key, new in items:
-                if getattr(new, "__qualname__", None) == key:
-                    self._merge_name(ns, snap, key, new, merger)
-            for key, new in items:
-                if getattr(new, "__qualname__", None) != key:
-                    self._merge_name(ns, snap, key, new, merger)
+            self._merge_namespace(ns, snap, merger)
             self._drop_removed(s, ns, snap)
         merger.finish()
+        merger.rebase_discarded()
         for s, snap in zip(sources, snapshots):
             if s.name not in skipped:
                 _record_replacements(s.module.__dict__, snap, replacements)
@@ -249,6 +243,16 @@ class _Transaction:
             staleness.record(s.name, s.file, s.stat)
             _forget_cached_lines(s.file)
 
+    def _merge_namespace(self, ns: dict, snap: dict, merger: Merger) -> None:
+        # Definitions first, aliases after, so `alias = func` maps to func's survivor.
+        items = list(ns.items())
+        for key, new in items:
+            if getattr(new, "__qualname__", None) == key:
+                self._merge_name(ns, snap, key, new, merger)
+        for key, new in items:
+            if getattr(new, "__qualname__", None) != key:
+                self._merge_name(ns, snap, key, new, merger)
+
     def _merge_name(self, ns: dict, snap: dict, key: str, new: object, merger: Merger) -> None:
         if key in _SYSTEM_NAMES:
             return
@@ -280,7 +284,7 @@ def _still_referenced(lost: dict, snapshots: list[dict]) -> dict:
     heap pass.  Reference counts decide; where they are not exact (3.14's
     borrowed references) every replaced object is searched for.
     """
-    if sys.version_info >= (3, 14):
+    if not EXACT_REFCOUNTS:
         return dict(lost)
     in_snapshots: dict[int, int] = {}
     for snap in snapshots:

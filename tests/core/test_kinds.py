@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+
 import pytest
 
 from reload_server import ReloadError, reimport
+from reload_server.patching import EXACT_REFCOUNTS
 
 
 def test_dataclass_gains_a_field(project):
@@ -112,6 +116,22 @@ def test_from_import_constant_copy_is_updated(project):
     assert (user.TIMEOUT, user.NAMES) == (10, ["a", "b"])
 
 
+def test_renamed_from_import_copy_of_a_list_is_updated(project):
+    project.module("m", "NAMES = ['a']\n")
+    user = project.module("user", "from m import NAMES as names\n")
+    project.edit("m", "NAMES = ['a', 'b']\n")
+    reimport("m")
+    assert user.names == ["a", "b"]
+
+
+def test_equal_number_under_another_name_elsewhere_is_left_alone(project):
+    project.module("m", "TIMEOUT = 5\n")
+    user = project.module("user", "LIMIT = 5\n")
+    project.edit("m", "TIMEOUT = 10\n")
+    reimport("m")
+    assert user.LIMIT == 5
+
+
 def test_constant_the_importer_rebound_itself_is_left_alone(project):
     project.module("m", "TIMEOUT = 5\n")
     user = project.module("user", "from m import TIMEOUT\nTIMEOUT = 99\n")
@@ -166,6 +186,54 @@ def test_module_level_instance_of_a_reloaded_class_belongs_to_the_surviving_clas
     assert isinstance(m.registry, m.Registry)
     assert type(m.PAIR[0]) is m.Registry
     assert m.registry.size() == 2
+
+
+def test_class_registered_elsewhere_at_import_makes_instances_of_the_surviving_class(project):
+    project.module(
+        "reg", "CLASSES = []\ndef register(cls):\n    CLASSES.append(cls)\n    return cls\n"
+    )
+    src = "import reg\nclass Base:\n    pass\n@reg.register\nclass Plugin(Base):\n    def run(self): return {v}\n"
+    m = project.module("m", src.format(v=1))
+    project.edit("m", src.format(v=2))
+    reimport("m")
+    registered = sys.modules["reg"].CLASSES[-1]()
+    assert isinstance(registered, m.Plugin)
+    assert registered.run() == 2
+
+
+def test_class_named_in_a_module_level_table_makes_instances_of_the_surviving_class(project):
+    src = "class Base:\n    pass\nclass Plugin(Base):\n    def run(self): return {v}\nTABLE = {{'p': Plugin}}\n"
+    m = project.module("m", src.format(v=1))
+    project.edit("m", src.format(v=2))
+    reimport("m")
+    made = m.TABLE["p"]()
+    assert isinstance(made, m.Plugin)
+    assert made.run() == 2
+
+
+def test_instance_stored_elsewhere_while_the_module_ran_belongs_to_the_surviving_class(project):
+    reg = project.module("reg", "MADE = []\n")
+    src = "import reg\nclass Base:\n    pass\nclass K(Base):\n    def f(self): return {v}\nreg.MADE.append(K())\n"
+    m = project.module("m", src.format(v=1))
+    project.edit("m", src.format(v=2))
+    reimport("m")
+    assert isinstance(reg.MADE[-1], m.K)
+    assert reg.MADE[-1].f() == 2
+
+
+@pytest.mark.skipif(not EXACT_REFCOUNTS, reason="reference counts cannot prove a class unused here")
+def test_reload_leaves_the_surviving_class_without_transient_subclasses(project):
+    src = "class Base:\n    pass\nclass K(Base):\n    def f(self): return {v}\n"
+    m = project.module("m", src.format(v=1))
+    project.edit("m", src.format(v=2))
+    gc.disable()
+    try:
+        reimport("m")
+        subclasses = type.__subclasses__(m.K)
+    finally:
+        gc.enable()
+    assert subclasses == []
+    assert m.K().f() == 2
 
 
 def test_singledispatch_registrations_run_new_bodies(project):
