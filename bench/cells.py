@@ -143,6 +143,10 @@ def _busy_rate(seconds: float = 2.0) -> float:
     return (_busy_rounds[0] - start) / (time.perf_counter() - t0)
 
 
+def _interval(args: argparse.Namespace) -> float | None:
+    return None if args.switch_interval == "none" else float(args.switch_interval)
+
+
 def cell_app(args: argparse.Namespace) -> None:
     """The app for the latency cell: loads the module, serves, optionally burns CPU."""
     sys.dont_write_bytecode = True
@@ -156,7 +160,8 @@ def cell_app(args: argparse.Namespace) -> None:
     stop = threading.Event()
     for _ in range(args.busy):
         threading.Thread(target=_busy, args=(stop,), daemon=True).start()
-    host, port = reload_server.serve(0, discovery=False, switch_interval=args.switch_interval)
+    kwargs = {} if args.switch_interval == "default" else {"switch_interval": _interval(args)}
+    host, port = reload_server.serve(0, discovery=False, **kwargs)
     emit("PORT", {"host": host, "port": port})
     # "rate" on stdin: how fast the busy threads run now; end of stdin: the client is done.
     for line in sys.stdin:
@@ -187,7 +192,7 @@ def cell_latency(args: argparse.Namespace) -> None:
     app = subprocess.Popen(
         [sys.executable, "-m", "bench.cells", "app", "--root", str(root), "--module", name]
         + ["--busy", str(args.busy)]
-        + (["--switch-interval", str(args.switch_interval)] if args.switch_interval else []),
+        + ["--switch-interval", args.switch_interval],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -696,11 +701,12 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--root", required=True)
     a.add_argument("--module", required=True)
     a.add_argument("--busy", type=int, default=0)
-    a.add_argument("--switch-interval", type=float, default=None)
+    # "default": serve()'s own; "none": switch_interval=None; else seconds.
+    a.add_argument("--switch-interval", default="default")
     lat = sub.add_parser("latency")
     lat.add_argument("--module", choices=("small", "big"), required=True)
     lat.add_argument("--busy", type=int, default=0)
-    lat.add_argument("--switch-interval", type=float, default=None)
+    lat.add_argument("--switch-interval", default="default")
     lat.add_argument("--requests", type=int, default=100)
     lat.add_argument("--warmup", type=int, default=3)
     h = sub.add_parser("host")

@@ -309,7 +309,8 @@ def reload_tables(res: dict[str, Any], opts: argparse.Namespace, labels: dict[st
         lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",
-        "Ratio to `importlib.reload` measured in the same run (median; first reload), "
+        "Ratio to `importlib.reload` measured in the same run (median to median; first reload "
+        "to importlib's first reload, as both run on cold caches in a fresh process), "
         "and whether every old reference ran the new code after every reload:",
         "",
         head
@@ -329,7 +330,7 @@ def reload_tables(res: dict[str, Any], opts: argparse.Namespace, labels: dict[st
                 )
                 continue
             row.append(
-                f"{ratio(c.get('median'), b.get('median'))} (first {ratio(c.get('first'), b.get('median'))})"
+                f"{ratio(c.get('median'), b.get('median'))} (first {ratio(c.get('first'), b.get('first'))})"
             )
         ok, text = correctness(cells)
         if tool == "importlib":
@@ -347,12 +348,12 @@ def bench_latency(opts: argparse.Namespace, log) -> dict[str, Any]:
     if not can_import(sys.executable, "reload_server.server.control"):
         return {"skipped": "reload_server.serve() is not available in this build"}
     for module in ("small", "big"):
-        for busy, switch in ((0, None), (2, None), (2, 0.0005)):
+        for busy, switch in ((0, "default"), (2, "default"), (2, "none")):
             key = f"{module}/{'busy' if busy else 'idle'}"
             argv = ["latency", "--module", module, "--busy", str(busy)]
-            if switch:
-                key += f", switch_interval={switch * 1000:g} ms"
-                argv += ["--switch-interval", str(switch)]
+            if switch != "default":
+                key += ", switch_interval=None"
+                argv += ["--switch-interval", switch]
             argv += ["--requests", str(opts.requests if module == "small" else opts.requests // 2)]
             cell = run_cell(sys.executable, argv, opts.cell_timeout)
             res = cell.one("RESULT")
@@ -384,10 +385,10 @@ def latency_table(res: dict[str, Any]) -> str:
         "that round trip minus the reimporter's own `durationMs` for the same reload; "
         "*all* waits also for the notifications the server sends after a reload "
         f"({', '.join(next((v['expect'] for v in res.values() if v.get('expect')), []) or ['none'])}). "
-        "*busy* = two app threads spinning in pure Python; *switch_interval=0.5 ms*: the app "
-        "called `serve(switch_interval=0.0005)`, which keeps the GIL switch interval at 0.5 ms "
-        "while an editor is connected (by default the server shortens it only while it handles "
-        "a message). *Busy threads' speed while connected* is how fast they run with an editor "
+        "*busy* = two app threads spinning in pure Python. By default `serve()` keeps the GIL "
+        "switch interval at 0.5 ms while an editor is connected; *switch_interval=None*: the app "
+        "called `serve(switch_interval=None)`, which leaves the interpreter's 5 ms between "
+        "requests. *Busy threads' speed while connected* is how fast they run with an editor "
         "connected and idle (2 s), against the mean of 2 s before it connected and 2 s after it "
         "left.",
         "",

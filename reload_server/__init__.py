@@ -79,7 +79,7 @@ def serve(
     roots: Iterable[str | os.PathLike[str]] | None = None,
     runner: Any = "thread",
     discovery: bool = True,
-    switch_interval: float | None = None,
+    switch_interval: float | None = 0.0005,
 ) -> tuple[str, int]:
     """Start the reload server on a background thread and return ``(host, port)``.
 
@@ -89,12 +89,12 @@ def serve(
     ``reloadPath`` may reload.  ``runner`` says where reloads run: ``"thread"``
     (the default, under the reload lock), an asyncio event loop owned by the
     app, or ``"poll"`` (queued until the app calls :func:`poll`).
-    ``switch_interval`` (seconds, say ``0.0005``) lowers the GIL switch
-    interval to that while an editor is connected, so that the server answers
-    within a few milliseconds even while app threads keep the CPU busy, at a
-    cost to those threads' throughput; the app's own value comes back when the
-    last editor disconnects.  Returns at once; a second call while a server
-    runs raises ``RuntimeError``.
+    ``switch_interval`` (seconds, 0.5 ms by default) is the GIL switch
+    interval kept while an editor is connected (never raised: a shorter one of
+    the app's stays), so that the server answers within a few milliseconds
+    even while app threads keep the CPU busy; the app's own value comes back
+    when the last editor disconnects, and ``None`` leaves it alone.  Returns at
+    once; a second call while a server runs raises ``RuntimeError``.
     """
     from .server.control import serve as _serve
 

@@ -126,7 +126,7 @@ def serve(
     roots: Iterable[str | os.PathLike[str]] | None = None,
     runner: Any = "thread",
     discovery: bool = True,
-    switch_interval: float | None = None,
+    switch_interval: float | None = 0.0005,
 ) -> tuple[str, int]:
     """Start the reload server on its own thread; see :func:`reload_server.serve`.
 

@@ -220,8 +220,10 @@ async def test_path_mappings_apply_to_diagnostics(shared, greeting, connect):
     await editor.wait_for(lambda: editor.diagnostics.get(local_uri))
 
 
-async def test_serving_a_reload_leaves_the_apps_switch_interval_as_it_was(make_app, connect):
-    app = make_app({"greeting.py": GREETING}, ["greeting"])
+async def test_with_switch_interval_none_the_apps_switch_interval_is_left_as_it_was(
+    make_app, connect
+):
+    app = make_app({"greeting.py": GREETING}, ["greeting"], serve={"switch_interval": None})
     app.exec("import sys; sys.setswitchinterval(0.004)")
     editor = await connect(app)
     app.write("greeting.py", GREETING_V2)
@@ -229,10 +231,10 @@ async def test_serving_a_reload_leaves_the_apps_switch_interval_as_it_was(make_a
     assert app.eval("__import__('sys').getswitchinterval()") == pytest.approx(0.004)
 
 
-async def test_with_switch_interval_threads_switch_that_often_while_an_editor_is_connected(
+async def test_threads_switch_every_half_millisecond_while_an_editor_is_connected(
     make_app, connect
 ):
-    app = make_app({"greeting.py": GREETING}, ["greeting"], serve={"switch_interval": 0.0005})
+    app = make_app({"greeting.py": GREETING}, ["greeting"])
     app.exec("import sys; sys.setswitchinterval(0.004)")
     editor = await connect(app)
     app.write("greeting.py", GREETING_V2)
@@ -240,8 +242,19 @@ async def test_with_switch_interval_threads_switch_that_often_while_an_editor_is
     assert app.eval("__import__('sys').getswitchinterval()") == pytest.approx(0.0005)
 
 
+async def test_a_shorter_switch_interval_the_app_chose_is_kept_through_requests(make_app, connect):
+    app = make_app({"greeting.py": GREETING}, ["greeting"])
+    app.exec("import sys; sys.setswitchinterval(0.0002)")
+    chosen = app.eval("__import__('sys').getswitchinterval()")
+    editor = await connect(app)
+    for source in (GREETING_V2, GREETING, GREETING_V2):
+        app.write("greeting.py", source)
+        await editor.request("reloadPath", {"path": app.path("greeting.py")})
+    assert app.eval("__import__('sys').getswitchinterval()") == chosen
+
+
 async def test_the_apps_switch_interval_comes_back_when_the_last_editor_leaves(make_app, connect):
-    app = make_app({"greeting.py": GREETING}, ["greeting"], serve={"switch_interval": 0.0005})
+    app = make_app({"greeting.py": GREETING}, ["greeting"])
     app.exec("import sys; sys.setswitchinterval(0.004)")
     first, second = await connect(app), await connect(app)
     await first.shutdown_and_exit()
