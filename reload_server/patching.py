@@ -351,10 +351,11 @@ class Merger:
         longer name the new classes.
         """
         pending = self._discarded
+        discarded = {id(new) for new, _ in pending}
         while pending:
             new, old = pending.pop()  # subclasses (defined later) before their bases
             refs = sys.getrefcount(new)
-            if EXACT_REFCOUNTS and refs <= _known_refs(new):
+            if EXACT_REFCOUNTS and refs <= _known_refs(new, discarded):
                 continue
             try:
                 new.__bases__ = (old,)
@@ -362,18 +363,21 @@ class Merger:
                 pass
 
 
-def _known_refs(new: type) -> int:
+def _known_refs(new: type, discarded: set[int]) -> int:
     """References to a discarded class that say nothing of its use.
 
     They are: the caller's local and ``getrefcount``'s argument, the merger's
     ``canon`` entry, the class's own ``__mro__``, its own slot and ``__dict__``
-    descriptors, and the base, bases and mro of its subclasses.
+    descriptors, and the base, bases and mro of its subclasses that were
+    discarded too (a subclass made from it by anyone else is a use).
     """
     count = 4
     for value in new.__dict__.values():
         if type(value) in _SLOT_DESCRIPTORS and value.__objclass__ is new:
             count += 1
     for sub in type.__subclasses__(new):
+        if id(sub) not in discarded:
+            continue
         count += (sub.__base__ is new) + sub.__bases__.count(new) + sub.__mro__.count(new)
     return count
 

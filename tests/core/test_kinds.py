@@ -221,6 +221,16 @@ def test_instance_stored_elsewhere_while_the_module_ran_belongs_to_the_surviving
     assert reg.MADE[-1].f() == 2
 
 
+def test_subclass_made_elsewhere_while_the_module_ran_subclasses_the_surviving_class(project):
+    reg = project.module("reg", "SUBS = []\n")
+    src = "import reg\nclass Base:\n    pass\nclass K(Base):\n    def f(self): return {v}\nreg.SUBS.append(type('Plugin', (K,), {{}}))\n"
+    m = project.module("m", src.format(v=1))
+    project.edit("m", src.format(v=2))
+    reimport("m")
+    assert issubclass(reg.SUBS[-1], m.K)
+    assert reg.SUBS[-1]().f() == 2
+
+
 @pytest.mark.skipif(not EXACT_REFCOUNTS, reason="reference counts cannot prove a class unused here")
 def test_reload_leaves_the_surviving_class_without_transient_subclasses(project):
     src = "class Base:\n    pass\nclass K(Base):\n    def f(self): return {v}\n"
