@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -620,6 +621,42 @@ def cell_profile(args: argparse.Namespace) -> None:
     del heap
 
 
+def cell_switch_cost(args: argparse.Namespace) -> None:
+    """What GIL switch intervals cost CPU-bound threads: their speed at each interval.
+
+    Two threads spin in pure Python; the intervals take turns in windows of
+    ``--window`` seconds, ``--rounds`` times, so load drifts hit all of them.
+    Prints each interval's median speed relative to the first one given.
+    """
+    intervals = [float(x) for x in args.intervals.split(",")]
+    stop = threading.Event()
+    for _ in range(args.threads):
+        threading.Thread(target=_busy, args=(stop,), daemon=True).start()
+    saved = sys.getswitchinterval()
+    rates: dict[float, list[float]] = {i: [] for i in intervals}
+    try:
+        for _ in range(args.rounds):
+            for interval in intervals:
+                sys.setswitchinterval(interval)
+                time.sleep(0.2)  # let the threads settle at the new interval
+                rates[interval].append(_busy_rate(args.window))
+    finally:
+        stop.set()
+        sys.setswitchinterval(saved)
+    base = statistics.median(rates[intervals[0]])
+    table = {
+        f"{i * 1000:g} ms": {
+            "relative_median": statistics.median(r) / base,
+            "relative_windows": [x / base for x in r],
+        }
+        for i, r in rates.items()
+    }
+    for name, row in table.items():
+        spread = ", ".join(f"{x:.2f}" for x in row["relative_windows"])
+        print(f"{name:>8}: {row['relative_median']:.3f} of {intervals[0] * 1000:g} ms ({spread})")
+    emit("RESULT", {"threads": args.threads, "window_s": args.window, "intervals": table})
+
+
 def cell_phases(args: argparse.Namespace) -> None:
     """Where reload_server's reimport spends its time, phase by phase, without a profiler.
 
@@ -736,6 +773,11 @@ def main(argv: list[str] | None = None) -> None:
     ph.add_argument("--reloads", type=int, default=9)
     ph.add_argument("--functions", type=int, default=gen.N_FUNCTIONS)
     ph.add_argument("--classes", type=int, default=gen.N_CLASSES)
+    sc = sub.add_parser("switchcost")
+    sc.add_argument("--intervals", default="0.005,0.0005,0.0002,0.0001")
+    sc.add_argument("--threads", type=int, default=2)
+    sc.add_argument("--rounds", type=int, default=6)
+    sc.add_argument("--window", type=float, default=1.5)
     args = p.parse_args(argv)
     {
         "reload": cell_reload,
@@ -746,6 +788,7 @@ def main(argv: list[str] | None = None) -> None:
         "memory": cell_memory,
         "profile": cell_profile,
         "phases": cell_phases,
+        "switchcost": cell_switch_cost,
     }[args.kind](args)
 
 
