@@ -81,17 +81,24 @@ class Merger:
         """Merge ``new`` into ``old``; returns the object to keep in ``old``'s place."""
         if old is new:
             return old
-        hit = self.canon.get(id(new))
+        key = id(new)
+        hit = self.canon.get(key)
         if hit is not None and hit[0] is new:
             return hit[1]
-        if id(new) in self._active:
+        if type(new) is FunctionType and new.__closure__ is None and not new.__dict__:
+            # The common case, taken apart from the cycle guard below: merging a
+            # function without closure or attributes reaches no other merge.
+            keep = self._merge(old, new, where)
+            self.canon[key] = (new, keep)
+            return keep
+        if key in self._active:
             return old  # a cycle (a closure reaching back to its function): old stays
-        self._active.add(id(new))
+        self._active.add(key)
         try:
             keep = self._merge(old, new, where)
         finally:
-            self._active.discard(id(new))
-        self.canon[id(new)] = (new, keep)
+            self._active.discard(key)
+        self.canon[key] = (new, keep)
         return keep
 
     def adopt(self, new: object) -> object:

@@ -26,6 +26,12 @@ IMPORT_STAR = _op.get("IMPORT_STAR", -1)  # 3.12+: CALL_INTRINSIC_1 with INTRINS
 CALL_INTRINSIC_1 = _op.get("CALL_INTRINSIC_1", -1)
 INTRINSIC_IMPORT_STAR = 2
 LOAD_SMALL_INT = _op.get("LOAD_SMALL_INT", -1)  # 3.14+
+_WANTED = bytes(
+    op
+    in (STORE_NAME, DELETE_NAME, IMPORT_NAME, LOAD_CONST, EXTENDED_ARG)
+    + (IMPORT_STAR, CALL_INTRINSIC_1, LOAD_SMALL_INT)
+    for op in range(256)
+)
 
 
 class Source:
@@ -162,9 +168,11 @@ def _scan(
     ext = 0
     recent: list[object] = [None, None]  # the two most recent constants: level, fromlist
     last_import: str | None = None
-    for i in range(0, len(raw), 2):
-        op = raw[i]
-        arg = raw[i + 1] | ext
+    for op, arg in zip(raw[::2], raw[1::2]):
+        if not _WANTED[op]:  # most instructions (and 3.11+'s inline caches)
+            ext = 0
+            continue
+        arg |= ext
         if op == EXTENDED_ARG:
             ext = arg << 8
             continue

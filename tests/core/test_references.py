@@ -255,3 +255,13 @@ def test_methods_defined_via_metaclass_made_class_are_updated(project):
     reimport("m")
     assert obj.f() == 2
     assert type(obj) is m.K
+
+
+def test_function_attribute_naming_the_function_itself_reloads(project):
+    src = "def f(): return {v}\nf.me = f\n"
+    m = project.module("m", src.format(v=1))
+    held = m.f
+    project.edit("m", src.format(v=2))
+    reimport("m")
+    assert held() == 2
+    assert m.f.me is m.f
