@@ -18,6 +18,7 @@ import functools
 import sys
 from types import CellType, FunctionType, GetSetDescriptorType, MemberDescriptorType
 
+from .references import _ATOMIC
 from .results import WARNING, Note
 
 MISSING = object()
@@ -36,7 +37,7 @@ _CLASS_OWN = frozenset({"__dict__", "__weakref__", "_abc_impl"})
 _ENUM_TABLES = ("_member_map_", "_value2member_map_", "_member_names_", "_unhashable_values_")
 _LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
 _SLOT_DESCRIPTORS = (MemberDescriptorType, GetSetDescriptorType)
-_ATOMIC_KINDS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+_ATOMIC_KINDS = frozenset(_ATOMIC)
 
 
 def _slots(cls: type) -> object:

@@ -44,14 +44,13 @@ def rebind_module_globals(
         return 0
     # A copy of an atomic value is found by its name, a dict lookup per module;
     # only other values need a look at every name of every module.
-    by_name = [
-        (r.name, r.old, r.new)
-        for r in replacements.values()
-        if r.name is not None and isinstance(r.old, _ATOMIC)
-    ]
-    by_id = {
-        k: r for k, r in replacements.items() if r.name is None or not isinstance(r.old, _ATOMIC)
-    }
+    by_name: list[tuple[str, object, object]] = []
+    by_id: dict[int, Replacement] = {}
+    for key, r in replacements.items():
+        if r.name is not None and isinstance(r.old, _ATOMIC):
+            by_name.append((r.name, r.old, r.new))
+        else:
+            by_id[key] = r
     ids = by_id.keys()
     count = 0
     if only is None:

@@ -244,6 +244,8 @@ class _Transaction:
             _forget_cached_lines(s.file)
 
     def _merge_namespace(self, ns: dict, snap: dict, merger: Merger) -> None:
+        # A function of its own so that `items` and the loop variables are gone
+        # before Merger.rebase_discarded counts references to the new classes.
         # Definitions first, aliases after, so `alias = func` maps to func's survivor.
         items = list(ns.items())
         for key, new in items:

@@ -18,6 +18,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMethodNotFound
 
 from . import fanout
+from .codes import INTERNAL_ERROR, REQUEST_CANCELLED
 from .reloads import reload_path_job, reload_stale_job
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("reload_server")
 
 REQUESTS = ("reloadPath", "reloadStale")
-INTERNAL_ERROR = -32603
-REQUEST_CANCELLED = -32800
 
 
 def register(session: Session) -> None:

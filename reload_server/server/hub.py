@@ -246,7 +246,7 @@ class Hub:
         interval, 5 ms by default, once per busy thread that wins the GIL
         first, before :meth:`hurry` can shorten the waits that follow.  At
         0.5 ms CPU-bound threads lose no measurable throughput (0.1 ms would
-        cost them some 5 %).  The app's own setting comes back when the last
+        cost them up to some 5 %).  The app's own setting comes back when the last
         client disconnects.
         """
         if self._switch is None or self._saved_switch_interval is not None:

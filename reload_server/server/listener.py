@@ -24,10 +24,11 @@ from .. import staleness
 from ..runners import Runner
 from ..targets import index_modules
 from .binding import adopt, bind
+from .codes import PARSE_ERROR
 from .framing import FrameError, FrameReader
 from .hub import Hub
 from .paths import Roots
-from .session import PARSE_ERROR, Session, quiet_pygls
+from .session import Session, quiet_pygls
 
 log = logging.getLogger("reload_server")
 

@@ -35,6 +35,15 @@ from pygls.workspace import Workspace
 
 from .. import __version__
 from . import features
+from .codes import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    PATH_NOT_ALLOWED,
+    SERVER_NOT_INITIALIZED,
+    UNAUTHORIZED,
+)
 from .diagnostics import publish_params
 from .framing import encode
 from .hub import Hub
@@ -42,14 +51,6 @@ from .paths import PathMapper, parse_mappings
 
 log = logging.getLogger("reload_server")
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-UNAUTHORIZED = -32001
-SERVER_NOT_INITIALIZED = -32002
-PATH_NOT_ALLOWED = -32003
 
 # Once this much is queued for a client that does not read, drop the client
 # rather than grow the app's memory without bound.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import sys
 
 import pytest
 
@@ -189,14 +188,14 @@ def test_module_level_instance_of_a_reloaded_class_belongs_to_the_surviving_clas
 
 
 def test_class_registered_elsewhere_at_import_makes_instances_of_the_surviving_class(project):
-    project.module(
+    reg = project.module(
         "reg", "CLASSES = []\ndef register(cls):\n    CLASSES.append(cls)\n    return cls\n"
     )
     src = "import reg\nclass Base:\n    pass\n@reg.register\nclass Plugin(Base):\n    def run(self): return {v}\n"
     m = project.module("m", src.format(v=1))
     project.edit("m", src.format(v=2))
     reimport("m")
-    registered = sys.modules["reg"].CLASSES[-1]()
+    registered = reg.CLASSES[-1]()
     assert isinstance(registered, m.Plugin)
     assert registered.run() == 2
 
