@@ -508,7 +508,7 @@ def _watcher_lookups(root: Path, edits: int) -> list[float]:
     import queue
 
     import reload_server
-    from reload_server import watcher
+    from reload_server.runtime import watcher
 
     durations: list[float] = []
     found: queue.Queue[list[str]] = queue.Queue()
@@ -666,7 +666,8 @@ def cell_phases(args: argparse.Namespace) -> None:
     """
     import importlib._bootstrap_external as ext
 
-    from reload_server import reimporter, sources
+    from reload_server.core import sources
+    from reload_server.core import transaction as reimporter
 
     timings: dict[str, list[float]] = {}
 

@@ -14,8 +14,8 @@ import os
 import sys
 import threading
 
-from .. import runner_spec
-from ..lazylog import log
+from ..core.log import log
+from ..runtime import runner_kind
 
 TYPE_CHECKING = False  # typing itself would cost the host milliseconds
 if TYPE_CHECKING:
@@ -128,7 +128,20 @@ def serve(
     discovery: bool = True,
     switch_interval: float | None = 0.0005,
 ) -> tuple[str, int]:
-    """Start the reload server on its own thread; see :func:`reload_server.serve`.
+    """Start the reload server on a background thread and return ``(host, port)``.
+
+    ``address`` is a port or ``(host, port)``; port 0 picks a free one; the host
+    defaults to 127.0.0.1.  Binding a non-loopback host needs
+    ``allow_remote=True`` and a ``token``.  ``roots`` restricts which files
+    ``reloadPath`` may reload.  ``runner`` says where reloads run: ``"thread"``
+    (the default, under the reload lock), an asyncio event loop owned by the
+    app, or ``"poll"`` (queued until the app calls :func:`reload_server.poll`).
+    ``switch_interval`` (seconds, 0.5 ms by default) is the GIL switch
+    interval kept while an editor is connected (never raised: a shorter one of
+    the app's stays), so that the server answers within a few milliseconds
+    even while app threads keep the CPU busy; the app's own value comes back
+    when the last editor disconnects, and ``None`` leaves it alone.  Returns at
+    once.
 
     Raises ``ValueError``/``TypeError`` for bad arguments (a non-loopback host
     without ``allow_remote=True`` and a token among them), ``OSError`` when the
@@ -165,7 +178,7 @@ def serve(
         "switch_interval": switch_interval,
     }
 
-    runner_spec.kind(runner)  # a bad runner= fails here, on the caller's thread
+    runner_kind.kind(runner)  # a bad runner= fails here, on the caller's thread
 
     with _lock:
         if _running is not None and _running.pid == os.getpid() and _running.thread.is_alive():
@@ -201,13 +214,13 @@ def serve(
             try:
                 # The runner and the roots are made here too: their modules
                 # (concurrent.futures, re, urllib) would cost the caller time.
-                from ..runners import make_runner
+                from ..runtime.runners import make_runner
                 from .paths import Roots
 
                 run = make_runner(runner)
                 # pygls and lsprotocol are imported here, on this thread, never the caller's;
                 # so is the reimporter, so that the first reload does not pay for it.
-                from .. import reimporter  # noqa: F401
+                from ..core import transaction  # noqa: F401
                 from .listener import Config
                 from .listener import run as run_listener
 
@@ -223,7 +236,7 @@ def serve(
                     log.exception("the reload server thread crashed")
 
         if discovery:
-            from .. import discovery as disco
+            from ..wire import discovery as disco
 
             try:
                 state.discovery_file = disco.write(bound[0], bound[1], token)
@@ -246,8 +259,9 @@ def serve(
 
 
 def stop(timeout: float = 5.0) -> None:
-    """Stop the server: close every connection and the listener, join the thread,
-    remove the discovery file.  Does nothing when no server runs."""
+    """Stop the reload server, close its connections and remove its discovery file.
+
+    Also done at exit.  Does nothing when no server runs."""
     global _running
     with _lock:
         state = _running
@@ -269,7 +283,7 @@ def stop(timeout: float = 5.0) -> None:
     if state.thread.is_alive():
         log.warning("reload server: the server thread did not stop within %.1f s", timeout)
     if state.discovery_file:
-        from .. import discovery as disco
+        from ..wire import discovery as disco
 
         disco.remove(state.discovery_file)
 
@@ -365,7 +379,7 @@ def _after_fork_in_child() -> None:
     state = _running
     _lock = threading.Lock()
     _running = None
-    from .. import runners
+    from ..runtime import runners
 
     runners.after_fork_in_child()
     if state is None:
@@ -450,7 +464,7 @@ def _neutralize_inherited(state: _Running) -> None:
     """
     import socket as socket_module
 
-    from .. import events
+    from ..core import events
 
     # The parent's hub is subscribed to reload events; in the child it would
     # queue callbacks on a loop no thread runs and wake the parent's loop

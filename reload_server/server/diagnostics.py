@@ -15,8 +15,8 @@ import stat
 from collections.abc import Callable
 from typing import Any
 
-from ..events import Outcome
-from ..results import ERROR, INFO, WARNING, Note, ReloadError
+from ..core.events import Outcome
+from ..core.results import ERROR, INFO, WARNING, Note, ReloadError
 
 SOURCE = "reload_server"
 SEVERITY = {ERROR: 1, WARNING: 2, INFO: 3}

@@ -22,8 +22,8 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .. import discovery
-from .client import LspClient, RpcError
+from ..wire import discovery
+from ..wire.client import LspClient, RpcError
 
 log = logging.getLogger("reload_server")
 

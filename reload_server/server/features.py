@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMethodNotFound
 
+from ..wire.codes import INTERNAL_ERROR, REQUEST_CANCELLED
 from . import fanout
-from .codes import INTERNAL_ERROR, REQUEST_CANCELLED
 from .reloads import reload_path_job, reload_stale_job
 
 if TYPE_CHECKING:

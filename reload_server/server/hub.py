@@ -1,7 +1,7 @@
 """What all connections share: the runner, the current diagnostics, the last reload.
 
 The hub lives on the server's event loop.  It subscribes to
-:mod:`reload_server.events`, so a reload from *any* source (a client, the app
+:mod:`reload_server.core.events`, so a reload from *any* source (a client, the app
 calling ``reimport``, a watcher) updates every connected editor; those events
 arrive on whatever thread reloaded and are queued for the loop, because asyncio
 transports are not thread-safe.
@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .. import events
-from ..events import Outcome
-from ..reimporter import reload_lock
-from ..results import Note
-from ..runners import Runner, run_into
+from ..core import events
+from ..core.events import Outcome
+from ..core.results import Note
+from ..core.transaction import reload_lock
+from ..runtime.runners import Runner, run_into
 from .diagnostics import notes_by_file
 from .paths import Roots
 from .reloads import outcome_dict

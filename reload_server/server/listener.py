@@ -20,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import staleness
-from ..runners import Runner
-from ..targets import index_modules
+from ..core import staleness
+from ..core.targets import index_modules
+from ..runtime.runners import Runner
+from ..wire.codes import PARSE_ERROR
+from ..wire.framing import FrameError, FrameReader
 from .binding import adopt, bind
-from .codes import PARSE_ERROR
-from .framing import FrameError, FrameReader
 from .hub import Hub
 from .paths import Roots
 from .session import Session, quiet_pygls

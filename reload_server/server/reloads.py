@@ -14,8 +14,8 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..events import Outcome
-from ..results import ReloadError, ReloadResult
+from ..core.events import Outcome
+from ..core.results import ReloadError, ReloadResult
 
 Job = Callable[[], dict[str, Any]]
 
@@ -54,9 +54,9 @@ def reload_path_job(path: str, force: bool = False) -> Job:
     """
 
     def job() -> dict[str, Any]:
-        from ..reimporter import reimport, reload_lock
-        from ..staleness import is_stale
-        from ..targets import modules_for_file
+        from ..core.staleness import is_stale
+        from ..core.targets import modules_for_file
+        from ..core.transaction import reimport, reload_lock
 
         with reload_lock:
             names = modules_for_file(path)
@@ -93,8 +93,8 @@ def reload_stale_job(roots: Iterable[str] | None) -> Job:
     roots = list(roots) if roots is not None else None
 
     def job() -> dict[str, Any]:
-        from ..reimporter import reimport, reload_lock
-        from ..staleness import modified
+        from ..core.staleness import modified
+        from ..core.transaction import reimport, reload_lock
 
         with reload_lock:
             if roots is None:

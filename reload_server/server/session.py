@@ -33,9 +33,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.workspace import Workspace
 
-from .. import __version__
-from . import features
-from .codes import (
+from ..version import __version__
+from ..wire.codes import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
@@ -44,8 +43,9 @@ from .codes import (
     SERVER_NOT_INITIALIZED,
     UNAUTHORIZED,
 )
+from ..wire.framing import encode
+from . import features
 from .diagnostics import publish_params
-from .framing import encode
 from .hub import Hub
 from .paths import PathMapper, parse_mappings
 

@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from reload_server import ReloadError, reimport
-from reload_server.patching import EXACT_REFCOUNTS
+from reload_server.core.merge import EXACT_REFCOUNTS
 
 
 def test_dataclass_gains_a_field(project):

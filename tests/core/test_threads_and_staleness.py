@@ -123,7 +123,7 @@ def test_a_file_is_found_for_a_module_that_replaced_another_under_its_name(proje
     import importlib.util
     import sys
 
-    from reload_server.targets import modules_for_file
+    from reload_server.core.targets import modules_for_file
 
     project.module("a", "X = 1\n")
     assert modules_for_file(project.path("a.py")) == ["a"]

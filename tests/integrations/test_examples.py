@@ -20,8 +20,8 @@ from procs_harness import (
     wait_until,
 )
 
-from reload_server import discovery
-from reload_server.server.client import LspClient
+from reload_server.wire import discovery
+from reload_server.wire.client import LspClient
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from procs_harness import (
     resaving,
 )
 
-from reload_server.server.client import LspClient
+from reload_server.wire.client import LspClient
 
 
 def test_watch_with_listen_also_reports_each_reload_to_a_connected_editor(tmp_path):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from procs_harness import PYTHON, TIMEOUT, Proc, child_env, cli, discovery_pids, edit, wait_until
 
-from reload_server import discovery
-from reload_server.server.client import LspClient
+from reload_server.wire import discovery
+from reload_server.wire.client import LspClient
 
 MULTI_APP = Path(__file__).with_name("multi_app.py")
 M_V1 = "import os\n\nVALUE = 1\n"

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from reliability_support import Closed, Raw, count, frame, message, snapshot
 
 from reload_server.server import session as _session  # noqa: F401 - see below
-from reload_server.server.framing import MAX_BODY
+from reload_server.wire.framing import MAX_BODY
 
 # Hypothesis mixes constants of the loaded local modules into what it draws; the
 # server's own (method names, error texts) are always loaded here, so the derandomized

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 from server_support import GREETING, GREETING_V2, PYTHON, TIMEOUT, child_env
 
-from reload_server.server.client import LspClient, RpcError
+from reload_server.wire.client import LspClient, RpcError
 
 LIVE_SERVER_THREADS = "[t.name for t in threading.enumerate() if t.name == 'reload_server']"
 

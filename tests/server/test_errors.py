@@ -7,7 +7,7 @@ import json
 import pytest
 from server_support import GREETING
 
-from reload_server.server.client import LspClient, RpcError
+from reload_server.wire.client import LspClient, RpcError
 
 
 @pytest.fixture(scope="module")

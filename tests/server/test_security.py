@@ -8,7 +8,7 @@ import pytest
 from pygls.exceptions import JsonRpcException
 from server_support import GREETING, GREETING_V2
 
-from reload_server.server.client import LspClient, RpcError
+from reload_server.wire.client import LspClient, RpcError
 
 TOKEN = "s3cret-token"
 

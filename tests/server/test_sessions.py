@@ -8,7 +8,7 @@ import time
 from pytest_lsp import client_capabilities
 from server_support import GREETING, GREETING_V2, TIMEOUT
 
-from reload_server.server.client import LspClient
+from reload_server.wire.client import LspClient
 
 
 async def test_initialize_advertises_no_text_streaming_and_the_commands(make_app, connect):

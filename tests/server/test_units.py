@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reload_server import discovery
-from reload_server.results import Frame, Note, ReloadError, ReloadResult
-from reload_server.runners import PollRunner, make_runner, poll
+from reload_server.core.results import Frame, Note, ReloadError, ReloadResult
+from reload_server.runtime.runners import PollRunner, make_runner, poll
 from reload_server.server.control import is_loopback, parse_address
 from reload_server.server.diagnostics import notes_by_file, publish_params, utf16
-from reload_server.server.framing import MAX_BODY, FrameError, FrameReader, encode
 from reload_server.server.paths import Mapping, PathMapper, Roots, path_to_uri, uri_to_path
+from reload_server.wire import discovery
+from reload_server.wire.framing import MAX_BODY, FrameError, FrameReader, encode
 
 # -- paths -----------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from .lazylog import log
+from ..core.log import log
 
 TYPE_CHECKING = False  # typing itself would cost the host milliseconds
 if TYPE_CHECKING:

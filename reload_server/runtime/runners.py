@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from . import runner_spec
+from . import runner_kind
 
 log = logging.getLogger("reload_server")
 
@@ -176,6 +176,9 @@ class PollRunner(_Tracked):
 def poll() -> int:
     """Run the reloads queued by ``runner="poll"`` on the calling thread; returns how many ran.
 
+    Call it from the app's own loop or timer (a game loop, a Qt timer) so that
+    new code is swapped in on the thread that owns the app's objects.
+
     Never blocks waiting for work: with nothing queued it returns 0 at once, so
     it is cheap to call every frame or timer tick.
     """
@@ -206,7 +209,7 @@ def make_runner(spec: Any) -> Runner:
     Raises ``ValueError`` for an unknown name and ``TypeError`` for anything
     that is neither a name, an event loop nor an executor.
     """
-    which = runner_spec.kind(spec)
+    which = runner_kind.kind(spec)
     if which == "thread":
         return ThreadRunner()
     if which == "poll":

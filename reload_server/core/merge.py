@@ -8,7 +8,7 @@ instances, subclasses, ``from m import f`` copies — runs the new code without
 any search of the heap.  What cannot be updated in place (a closure whose free
 variables changed, a class whose ``__slots__`` or metaclass changed) is
 *replaced*: the new object becomes canonical and the old one is handed to the
-one-pass heap fallback in :mod:`reload_server.references`.
+one-pass heap fallback in :mod:`reload_server.core.references`.
 """
 
 from __future__ import annotations

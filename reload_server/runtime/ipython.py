@@ -13,9 +13,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from . import staleness
-from .reimporter import reimport
-from .results import ReloadError
+from ..core import staleness
+from ..core.results import ReloadError
+from ..core.transaction import reimport
 from .watcher import describe
 
 
@@ -45,6 +45,7 @@ _hooks: dict[int, AutoReimport] = {}
 
 
 def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext reload_server``: reload stale modules before each cell, transactionally."""
     if id(shell) in _hooks:
         return
     hook = _hooks[id(shell)] = AutoReimport(shell)
@@ -67,6 +68,7 @@ def load_ipython_extension(shell: Any) -> None:
 
 
 def unload_ipython_extension(shell: Any) -> None:
+    """``%unload_ext reload_server``: stop reloading before each cell."""
     hook = _hooks.pop(id(shell), None)
     if hook is not None:
         shell.events.unregister("pre_run_cell", hook.pre_run_cell)

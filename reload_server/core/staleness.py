@@ -16,7 +16,7 @@ import os
 import sys
 from types import ModuleType
 
-from .importclock import started_ns
+from .importclock import installed_ns, started_ns
 from .targets import module_file, modules_shape
 
 _baseline: dict[str, tuple[str, int, int]] = {}
@@ -38,9 +38,7 @@ def _process_start_ns() -> int:
             boot = next(int(line.split()[1]) for line in f if line.startswith(b"btime"))
         return (boot * 10**9) + ticks * 10**9 // os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
-        from . import _imported_ns
-
-        return _imported_ns
+        return installed_ns
 
 
 # Boot time has one-second resolution, so this errs early: a file written just
@@ -135,9 +133,10 @@ def _rebuild() -> list[tuple[str, ModuleType, str, str, tuple[str, int, int] | N
 
 
 def modified(path: str | os.PathLike[str] | None = None) -> list[str]:
-    """Names of loaded modules whose source file changed since load, under ``path`` if given.
+    """Names of loaded modules whose source changed on disk since they were loaded.
 
-    The main script (``__main__``) and reload_server's own modules are never
+    With ``path``, only modules whose file lies under it (a directory) or is it
+    (a file).  ``reimport(*modified())`` reloads everything stale.  The main script (``__main__``) and reload_server's own modules are never
     listed: they cannot be reloaded.
     """
     prefixes: tuple[str, ...] = ()

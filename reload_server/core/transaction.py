@@ -15,7 +15,7 @@ Phases, each finishing before the next starts:
    restores parent-package attributes, and drops modules the attempt imported
    for the first time: the old code keeps running, untouched;
 6. commit: ``__reimported__(old)`` hooks, then merge new objects into old ones
-   (:mod:`.patching`), drop names the new source no longer binds, push
+   (:mod:`.merge`), drop names the new source no longer binds, push
    re-exports into packages that ``import *`` from a target, and rebind
    ``from m import x`` copies (:mod:`.references`).
 
@@ -33,8 +33,8 @@ from types import ModuleType
 
 from . import staleness, targets
 from .events import publish
+from .merge import EXACT_REFCOUNTS, MISSING, Merger
 from .ordering import order
-from .patching import EXACT_REFCOUNTS, MISSING, Merger
 from .references import _ATOMIC, Replacement, rebind_module_globals, replace_everywhere
 from .results import ERROR, INFO, WARNING, Frame, Note, ReloadError, ReloadResult
 from .sources import CompileFailed, Source, load, star_names
@@ -65,7 +65,16 @@ _SYSTEM_NAMES = frozenset(
 
 
 def reimport(*modules: str | ModuleType | os.PathLike[str]) -> ReloadResult:
-    """Reload ``modules`` in one transaction; see :func:`reload_server.reimport`."""
+    """Reload modules in place, all or nothing.
+
+    Each argument is a module name (``"myapp.handlers"``), a module object, or
+    the path of a loaded module's source file.  The new code of every target is
+    compiled first, then executed in dependency order; if anything fails, every
+    target is restored exactly as it was and :class:`ReloadError` is raised with
+    notes saying where.  On success, old references run the new code: functions
+    held anywhere, existing instances, subclasses in other modules and
+    ``from m import x`` copies.  Returns a :class:`ReloadResult`.
+    """
     started = time.perf_counter()
     with reload_lock:
         try:

@@ -12,6 +12,8 @@ import sys
 import time
 
 started_ns: dict[str, int] = {}
+# When the clock was installed: the fallback for "when did this process start".
+installed_ns = time.time_ns()
 
 
 class _ImportClock:

@@ -18,9 +18,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import staleness, targets
-from .events import Outcome
-from .results import ReloadError
+from ..core import staleness, targets
+from ..core.events import Outcome
+from ..core.results import ReloadError
 
 log = logging.getLogger("reload_server")
 
@@ -100,7 +100,7 @@ class Watcher:
         # Imported and indexed before the first event: the reimporter's first
         # use would import its modules, and that import would re-index the
         # loaded modules (tens of ms with thousands) on the next event.
-        from . import reimporter  # noqa: F401
+        from ..core import transaction  # noqa: F401
 
         targets.index_modules()
         try:
@@ -126,7 +126,7 @@ class Watcher:
         names = changed_modules(sorted(paths))
         if not names:
             return
-        from .reimporter import reimport
+        from ..core.transaction import reimport
 
         def job() -> Outcome:
             try:
@@ -156,7 +156,14 @@ def watch(
     runner: Any = "thread",
     on_reload: Callable[[Outcome], None] | None = None,
 ) -> Callable[[], None]:
-    """Start watching; see :func:`reload_server.watch`.  Returns the stop function."""
+    """Reload loaded modules when their files change under ``paths``; returns a stop function.
+
+    Watches on a background thread with file-system events, debounced the way
+    editors save; each batch of changed modules is reloaded in one transaction
+    on ``runner`` (as for :func:`reload_server.serve`).  Every outcome goes to
+    ``on_reload``; by default one line per reload or rollback is printed to
+    stderr.  Connected editors get the diagnostics either way.
+    """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     resolved = [os.path.abspath(os.fspath(p)) for p in paths]

@@ -1,0 +1,1 @@
+"""``python -m reload_server``: the launcher and the command-line client."""

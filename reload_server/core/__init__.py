@@ -1,0 +1,14 @@
+"""The transaction: reload modules all or nothing, and make old references run the new code.
+
+Imports nothing else of the package; no threads of its own, no sockets.
+
+- ``transaction``: ``reimport()``: resolve, compile, run, check, commit or roll back.
+- ``targets``: which modules a name, module or file means, and which may be reloaded.
+- ``sources``: reading and compiling a module's new source; what its code binds.
+- ``ordering``: the order a restart would run modules in.
+- ``merge``: old functions, classes and instances take on the new code.
+- ``references``: ``from m import x`` copies and the heap fallback.
+- ``staleness`` / ``importclock``: which loaded modules changed on disk since loaded.
+- ``results`` / ``events``: outcomes as values, and who hears of them.
+- ``log``: the package's logger, fetched on first use.
+"""

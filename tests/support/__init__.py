@@ -1,0 +1,1 @@
+"""Shared test support: one place for waits, app harnesses and editor helpers."""

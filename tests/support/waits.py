@@ -1,0 +1,62 @@
+"""The one way tests wait: for an event or a condition, never for a fixed time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Generous by default: these machines are shared and may be loaded; a wait that
+# is met returns at once, so only a failing test pays the full timeout.
+TIMEOUT = float(os.environ.get("RELOAD_SERVER_TEST_TIMEOUT", "30"))
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = TIMEOUT,
+    what: str = "",
+    interval: float = 0.02,
+) -> T:
+    """Poll ``predicate`` until it returns something truthy and return that.
+
+    Raises ``AssertionError`` naming ``what`` when ``timeout`` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what or predicate}")
+        time.sleep(interval)
+
+
+async def wait_until_async(
+    predicate: Callable[[], T],
+    timeout: float = TIMEOUT,
+    what: str = "",
+    wake: Callable[[], Awaitable[Any]] | None = None,
+    interval: float = 0.02,
+) -> T:
+    """The same on an event loop: re-checks after ``wake()`` (say, the next
+    notification) or every ``interval`` seconds, whichever comes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"not within {timeout:g} s: {what or predicate}")
+        step = min(remaining, 0.2 if wake is not None else interval)
+        try:
+            if wake is not None:
+                await asyncio.wait_for(wake(), step)
+            else:
+                await asyncio.sleep(step)
+        except asyncio.TimeoutError:
+            pass
