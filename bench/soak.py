@@ -24,6 +24,7 @@ import json
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,11 @@ def _load(name: str, path: Path) -> Any:
 
 
 def _support() -> Any:
-    sys.path.insert(0, str(REPO / "tests" / "reliability"))
-    return _load("reliability_support", REPO / "tests" / "reliability" / "reliability_support.py")
+    sys.path.insert(0, str(REPO / "tests"))
+    from support import reliability_support, server_support
+
+    # One namespace with both: the app harness and the raw-socket helpers.
+    return types.SimpleNamespace(**{**vars(server_support), **vars(reliability_support)})
 
 
 SOAKED = """\

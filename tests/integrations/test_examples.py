@@ -8,7 +8,7 @@ import os
 import re
 
 import pytest
-from procs_harness import (
+from support.procs_harness import (
     PYTHON,
     Proc,
     cli,

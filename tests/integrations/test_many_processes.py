@@ -10,7 +10,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from procs_harness import PYTHON, TIMEOUT, Proc, child_env, cli, discovery_pids, edit, wait_until
+from support.procs_harness import (
+    PYTHON,
+    TIMEOUT,
+    Proc,
+    child_env,
+    cli,
+    discovery_pids,
+    edit,
+    wait_until,
+)
 
 from reload_server.wire import discovery
 from reload_server.wire.client import LspClient

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_support import COUNTS, AppFactory
-
-
-@pytest.fixture
-def make_app(tmp_path: Path) -> Any:
-    factory = AppFactory(tmp_path)
-    yield factory
-    factory.close()
+from support.reliability_support import COUNTS
+from support.server_support import AppFactory
 
 
 @pytest.fixture(scope="module")

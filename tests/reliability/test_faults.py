@@ -8,7 +8,14 @@ import threading
 from typing import Any
 
 import pytest
-from reliability_support import TIMEOUT, Raw, reload_path, server_alive, snapshot, wait_until
+from support.reliability_support import (
+    TIMEOUT,
+    Raw,
+    reload_path,
+    server_alive,
+    snapshot,
+    wait_until,
+)
 
 V1 = """\
 try:

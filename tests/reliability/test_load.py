@@ -6,7 +6,8 @@ import threading
 from typing import Any
 
 import pytest
-from reliability_support import Raw, server_alive, write_source
+from support.reliability_support import Raw, server_alive
+from support.server_support import write_source
 
 PROBE = """\
 import threading

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from reliability_support import HERE, count
+from support.reliability_support import count
+from support.server_support import REPO
 
 CYCLES = 200
 WARM_UP = 50
@@ -18,9 +19,7 @@ WARM_UP = 50
 def _bench_soak():
     name = "bench_soak"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, HERE.parent.parent / "bench" / "soak.py"
-        )
+        spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "soak.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)

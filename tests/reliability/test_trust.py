@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_support import Raw, snapshot
+from support.reliability_support import Raw, snapshot
 
 import reload_server
 from reload_server.server import control

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
-from reliability_support import Closed, Raw, count, frame, message, snapshot
+from support.reliability_support import Closed, Raw, count, frame, message, snapshot
 
 from reload_server.server import session as _session  # noqa: F401 - see below
 from reload_server.wire.framing import MAX_BODY

@@ -10,7 +10,7 @@ import subprocess
 import textwrap
 
 import pytest
-from server_support import GREETING, GREETING_V2, PYTHON, TIMEOUT, child_env
+from support.server_support import GREETING, GREETING_V2, PYTHON, TIMEOUT, child_env
 
 from reload_server.wire.client import LspClient, RpcError
 

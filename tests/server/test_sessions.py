@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from pytest_lsp import client_capabilities
-from server_support import GREETING, GREETING_V2, TIMEOUT
+from support.server_support import GREETING, GREETING_V2, TIMEOUT
 
 from reload_server.wire.client import LspClient
 

@@ -1,43 +1,21 @@
 """Shared helpers for the reliability tests: the server tests' app harness, raw sockets, snapshots.
 
-The app harness (a real app process with the server embedded, answering
-eval/exec on stdin) lives in ``tests/server/conftest.py``; it is loaded here under
-a name of its own so the two ``conftest`` modules never shadow each other.
+The app harness itself (a real app process with the server embedded,
+answering eval/exec on stdin) is :mod:`support.server_support`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from support.server_support import TIMEOUT
+
 HERE = Path(__file__).resolve().parent
-SERVER_TESTS = HERE.parent / "server"
 
-
-def _load_harness() -> Any:
-    name = "reload_server_test_harness"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SERVER_TESTS / "server_support.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
-App = harness.App
-AppFactory = harness.AppFactory
-AppError = harness.AppError
-write_source = harness.write_source
-child_env = harness.child_env
-TIMEOUT: float = harness.TIMEOUT
 
 # How much the reliability tests tried, printed at the end of the run (conftest.py).
 COUNTS: dict[str, int] = {}

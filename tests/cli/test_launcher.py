@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from server_support import PYTHON, REPO, TIMEOUT, child_env, write_source
+from support.server_support import PYTHON, REPO, TIMEOUT, child_env, write_source
 
 REPORT = """\
 import json, os, sys, threading

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from procs_harness import (
+from support.procs_harness import (
     PYTHON,
     TIMEOUT,
     Proc,

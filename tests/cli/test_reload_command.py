@@ -6,7 +6,7 @@ import re
 import subprocess
 import textwrap
 
-from server_support import GREETING, GREETING_V2, PYTHON, TIMEOUT, child_env
+from support.server_support import GREETING, GREETING_V2, PYTHON, TIMEOUT, child_env
 
 SYNTAX_ERROR = 'def greet():\n    return "hello again"\n\nvalue = (1 +* 2)\n'
 
