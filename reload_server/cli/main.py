@@ -20,6 +20,8 @@ import os
 import sys
 from typing import Any, NoReturn, TextIO
 
+from ..wire.addresses import ENV_LISTEN, ENV_TOKEN, parse_address
+
 LAUNCH_USAGE = """\
 usage: python -m reload_server [--listen [HOST:]PORT] [--token TOKEN] [--allow-remote]
                                [--root DIR]... [--no-discovery] [--watch [DIR]]...
@@ -42,9 +44,6 @@ options:
                         server is started
   -m MODULE             run a module or package as __main__, like python -m
 """
-
-ENV_LISTEN = "RELOAD_SERVER_LISTEN"
-ENV_TOKEN = "RELOAD_SERVER_TOKEN"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,8 +166,6 @@ def launch(argv: list[str]) -> int:
         sys.argv = [opts.module, *opts.args]
 
     import reload_server
-
-    from ..server.control import parse_address
 
     if opts.watch is not None:
         from ..wire.discovery import root_dir
@@ -399,7 +396,7 @@ def _reload_each(
     """Ask every process at once; print per process; 1 if any failed, 2 if any could not be asked."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..server.fanout import ask, process_item
+    from ..wire.forwarding import ask, process_item
 
     def one(target: Any) -> list[dict[str, Any]] | None:
         results = []

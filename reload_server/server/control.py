@@ -16,15 +16,13 @@ import threading
 
 from ..core.log import log
 from ..runtime import runner_kind
+from ..wire.addresses import DEFAULT_HOST, ENV_LISTEN, ENV_TOKEN, is_loopback, parse_address
 
 TYPE_CHECKING = False  # typing itself would cost the host milliseconds
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Any
 
-ENV_LISTEN = "RELOAD_SERVER_LISTEN"
-ENV_TOKEN = "RELOAD_SERVER_TOKEN"
-DEFAULT_HOST = "127.0.0.1"
 # Generous: the first import of pygls on a cold disk can take seconds.
 START_TIMEOUT = 60.0
 # How long a fork may wait for the server thread's start-up imports.
@@ -62,60 +60,6 @@ _atexit_registered = False
 # child's whole life: its objects wrap kernel resources the parent still uses, so
 # no finalizer of theirs may ever run them (see _neutralize_inherited).
 _inherited: list[_Running] = []
-
-
-def parse_address(address: int | str | tuple[str, int]) -> tuple[str, int]:
-    """``8765``, ``"8765"``, ``"host:8765"``, ``"[::1]:8765"`` or ``(host, port)`` → ``(host, port)``."""
-    if isinstance(address, bool):
-        raise TypeError("address must be a port or (host, port), not a bool")
-    if isinstance(address, int):
-        host, port = DEFAULT_HOST, address
-    elif isinstance(address, str):
-        text = address.strip()
-        if text.startswith("["):
-            host, _, rest = text[1:].partition("]")
-            port_text = rest.lstrip(":")
-        elif text.count(":") == 1:
-            host, _, port_text = text.partition(":")
-        else:
-            host, port_text = "", text
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise ValueError(f"bad address {address!r}: expected [host:]port") from None
-        host = host or DEFAULT_HOST
-    elif isinstance(address, tuple) and len(address) == 2:
-        host, port = address
-        if not isinstance(host, str) or isinstance(port, bool) or not isinstance(port, int):
-            raise TypeError("address must be a port or (host: str, port: int)")
-    else:
-        raise TypeError(f"address must be a port or (host, port), not {address!r}")
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port {port} out of range 0-65535")
-    return host, port
-
-
-def is_loopback(host: str) -> bool:
-    """True if every address ``host`` names is a loopback address."""
-    if host in ("127.0.0.1", "::1"):
-        return True  # the default, without importing ipaddress
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        pass
-    if not host:
-        return False  # "" binds every interface
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        return False
-    return bool(infos) and all(
-        ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos
-    )
 
 
 def serve(

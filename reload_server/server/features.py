@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMethodNotFound
 
+from ..wire import forwarding
 from ..wire.codes import INTERNAL_ERROR, REQUEST_CANCELLED
 from . import fanout
 from .reloads import reload_path_job, reload_stale_job
@@ -111,7 +112,7 @@ def parse_stale_params(params: Any) -> str | None:
 def parse_forwarded(params: Any) -> bool:
     """``"forwarded": true``: reload in this process only (set by a sibling forwarding to us)."""
     try:
-        return fanout.parse_forwarded(params)
+        return forwarding.parse_forwarded(params)
     except ValueError as exc:
         raise JsonRpcInvalidParams(str(exc)) from None
 

@@ -24,9 +24,9 @@ from ..core.events import Outcome
 from ..core.results import Note
 from ..core.transaction import reload_lock
 from ..runtime.runners import Runner, run_into
+from ..wire.outcome import outcome_dict
 from .diagnostics import notes_by_file
 from .paths import Roots
-from .reloads import outcome_dict
 
 # How long the loop waits, blocked, for a reload to finish so that it can answer
 # in the same turn; a slower reload is awaited without blocking other clients.

@@ -14,35 +14,10 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..core.events import Outcome
-from ..core.results import ReloadError, ReloadResult
+from ..core.results import ReloadError
+from ..wire.outcome import outcome_dict, simple_outcome
 
 Job = Callable[[], dict[str, Any]]
-
-
-def outcome_dict(outcome: Outcome) -> dict[str, Any]:
-    """The wire ReloadOutcome for a reimporter outcome: its ``to_dict()`` plus ``message``."""
-    data = outcome.to_dict()
-    if isinstance(outcome, ReloadResult):
-        text = str(outcome)
-        data["message"] = text.splitlines()[0] if text else "nothing to reload"
-    elif isinstance(outcome, ReloadError):
-        # Name what failed: the note alone ("SyntaxError: …") does not say which module.
-        what = ", ".join(outcome.modules) or "reload"
-        data["message"] = f"{what} not reloaded: {outcome.message}"
-    return data
-
-
-def simple_outcome(status: str, message: str, files: Iterable[str] = ()) -> dict[str, Any]:
-    """A ReloadOutcome for a request that never reached the reimporter."""
-    return {
-        "status": status,
-        "modules": [],
-        "files": list(files),
-        "durationMs": 0.0,
-        "message": message,
-        "notes": [],
-    }
 
 
 def reload_path_job(path: str, force: bool = False) -> Job:

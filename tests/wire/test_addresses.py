@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reload_server.server.control import is_loopback, parse_address
+from reload_server.wire.addresses import is_loopback, parse_address
 
 
 @pytest.mark.parametrize(
