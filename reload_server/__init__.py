@@ -43,7 +43,6 @@ __all__ = [
     "Note",
     "ReloadError",
     "ReloadResult",
-    "__version__",
     "modified",
     "poll",
     "reimport",
