@@ -15,29 +15,17 @@ from __future__ import annotations
 
 import enum
 import functools
-import sys
-from types import CellType, FunctionType, GetSetDescriptorType, MemberDescriptorType
+from collections.abc import Callable, Iterator
+from types import CellType, FunctionType
 
-from .references import _ATOMIC
 from .results import WARNING, Note
-
-MISSING = object()
-
-#: Whether ``sys.getrefcount`` counts every reference.  From 3.14 the
-#: interpreter borrows references on its stack, and free-threaded builds defer
-#: some counts: there, a reference count cannot prove an object unused.
-EXACT_REFCOUNTS = (
-    sys.implementation.name == "cpython"
-    and sys.version_info < (3, 14)
-    and "free-threading" not in sys.version
-)
+from .values import ATOMIC, MISSING, SLOT_DESCRIPTORS
 
 # Attributes that belong to the class object itself, not to its source.
 _CLASS_OWN = frozenset({"__dict__", "__weakref__", "_abc_impl"})
 _ENUM_TABLES = ("_member_map_", "_value2member_map_", "_member_names_", "_unhashable_values_")
 _LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
-_SLOT_DESCRIPTORS = (MemberDescriptorType, GetSetDescriptorType)
-_ATOMIC_KINDS = frozenset(_ATOMIC)
+_ATOMIC_KINDS = frozenset(ATOMIC)
 
 
 def _slots(cls: type) -> object:
@@ -56,20 +44,21 @@ class Merger:
     """Merges the new objects of one reload transaction into the old ones.
 
     ``canon`` maps each new object (by id, holding the object so the id stays
-    valid) to the object that represents it from now on.  ``lost`` lists old
-    objects whose identity could not be kept, with their replacements, for the
-    heap fallback.
+    valid) to the object that represents it from now on.  ``replaced`` maps
+    each old object whose identity could not be kept (by id) to ``(old, new,
+    why)``, for the heap fallback.  ``discarded`` lists ``(new, old)`` for each
+    new class merged into its old one, for :func:`.rebase.rebase_discarded`.
     """
 
     def __init__(self, targets: set[str], notes: list[Note]) -> None:
         self.targets = targets
         self.notes = notes
         self.canon: dict[int, tuple[object, object]] = {}
-        self.lost: dict[int, tuple[object, object, str]] = {}
+        self.replaced: dict[int, tuple[object, object, str]] = {}
+        self.discarded: list[tuple[type, type]] = []
         self._functions: list[FunctionType] = []
         self._classes: list[type] = []
         self._active: set[int] = set()
-        self._discarded: list[tuple[type, type]] = []
 
     # -- public -------------------------------------------------------------
 
@@ -89,7 +78,7 @@ class Merger:
         if type(new) is FunctionType and new.__closure__ is None and not new.__dict__:
             # The common case, taken apart from the cycle guard below: merging a
             # function without closure or attributes reaches no other merge.
-            keep = self._merge(old, new, where)
+            keep = self._merge_function(old, new, where)
             self.canon[key] = (new, keep)
             return keep
         if key in self._active:
@@ -177,66 +166,73 @@ class Merger:
         return getattr(obj, "__module__", None) in self.targets
 
     def _merge(self, old: object, new: object, where: str) -> object:
-        if type(new) is FunctionType:
-            if (
-                type(old) is FunctionType
-                and old.__module__ == new.__module__
-                and old.__qualname__ == new.__qualname__
-                # A function of another module made anew by a factory or decorator the
-                # target called: same code, new closure values.
-                and (self._owned(new) or old.__code__ is new.__code__)
-            ):
-                return self._merge_function(old, new)
-            return self.adopt(new)
+        """Merge by the kind of ``new``: its exact type in :data:`_MERGE_BY_KIND` first."""
+        merge = _MERGE_BY_KIND.get(type(new))
+        if merge is not None:
+            return merge(self, old, new, where)
         if isinstance(new, type):
-            if (
-                isinstance(old, type)
-                and self._owned(new)
-                and old.__module__ == new.__module__
-                and old.__qualname__ == new.__qualname__
-            ):
-                return self._merge_class(old, new)
-            return self.adopt(new)
-        kind = type(new)
-        if type(old) is not kind:
-            return self.reclass(new)
-        if kind in _ATOMIC_KINDS and old == new:
+            # A class whose metaclass is not ``type`` (an enum, an ABC) is a class all the same.
+            return self._merge_class(old, new, where)
+        # Any other value is new state: only its class may have to be the survivor.
+        return self.reclass(new)
+
+    # -- kinds merged only into an old value of the same type ------------------
+
+    def _merge_atomic(self, old: object, new: object, where: str) -> object:
+        """An int, str, None…: the old value if equal, else the new one (no class to fix)."""
+        if type(old) is type(new) and old == new:
             # Keeping the equal old value spares a class attribute write, which
             # invalidates the type caches of the class and its subclasses.
             return old
-        if kind is classmethod or kind is staticmethod:
-            func = self.merge(old.__func__, new.__func__, where)
-            if func is old.__func__:
-                return old
-            return new if func is new.__func__ else kind(func)
-        if kind is property:
-            parts = [
-                self._part(getattr(old, a), getattr(new, a), where)
-                for a in ("fget", "fset", "fdel")
-            ]
-            if all(p is getattr(old, a) for p, a in zip(parts, ("fget", "fset", "fdel"))) and (
-                old.__doc__ == new.__doc__
-            ):
-                return old
-            return property(*parts, new.__doc__)
-        if kind is functools.partial:
-            func = self.merge(old.func, new.func, where)
-            old.__setstate__((func, new.args, new.keywords or None, new.__dict__ or None))
+        return new
+
+    def _merge_method_wrapper(self, old: object, new: object, where: str) -> object:
+        """A ``classmethod`` or ``staticmethod``: merge the function it wraps."""
+        kind = type(new)
+        if type(old) is not kind:
+            return self.reclass(new)
+        func = self.merge(old.__func__, new.__func__, where)
+        if func is old.__func__:
             return old
-        if kind is _LRU_WRAPPER:
-            inner = self.merge(old.__wrapped__, new.__wrapped__, where)
-            if inner is not old.__wrapped__:
-                return new
-            extra = {k: v for k, v in new.__dict__.items() if k != "__wrapped__"}
-            old.__dict__.update(extra)
-            old.cache_clear()
+        return new if func is new.__func__ else kind(func)
+
+    def _merge_property(self, old: object, new: object, where: str) -> object:
+        if type(old) is not property:
+            return self.reclass(new)
+        parts = [
+            self._part(getattr(old, a), getattr(new, a), where) for a in ("fget", "fset", "fdel")
+        ]
+        if all(p is getattr(old, a) for p, a in zip(parts, ("fget", "fset", "fdel"))) and (
+            old.__doc__ == new.__doc__
+        ):
             return old
-        if kind is functools.cached_property:
-            old.func = self.merge(old.func, new.func, where)
-            old.__doc__ = new.__doc__
-            old.attrname = new.attrname
-            return old
-        return self.reclass(new)
+        return property(*parts, new.__doc__)
+
+    def _merge_partial(self, old: object, new: object, where: str) -> object:
+        if type(old) is not functools.partial:
+            return self.reclass(new)
+        func = self.merge(old.func, new.func, where)
+        old.__setstate__((func, new.args, new.keywords or None, new.__dict__ or None))
+        return old
+
+    def _merge_lru_cache(self, old: object, new: object, where: str) -> object:
+        if type(old) is not _LRU_WRAPPER:
+            return self.reclass(new)
+        inner = self.merge(old.__wrapped__, new.__wrapped__, where)
+        if inner is not old.__wrapped__:
+            return new
+        extra = {k: v for k, v in new.__dict__.items() if k != "__wrapped__"}
+        old.__dict__.update(extra)
+        old.cache_clear()
+        return old
+
+    def _merge_cached_property(self, old: object, new: object, where: str) -> object:
+        if type(old) is not functools.cached_property:
+            return self.reclass(new)
+        old.func = self.merge(old.func, new.func, where)
+        old.__doc__ = new.__doc__
+        old.attrname = new.attrname
+        return old
 
     def _part(self, old: object, new: object, where: str) -> object:
         if old is None or new is None:
@@ -245,13 +241,23 @@ class Merger:
 
     # -- functions ----------------------------------------------------------
 
-    def _merge_function(self, old: FunctionType, new: FunctionType) -> object:
+    def _merge_function(self, old: object, new: FunctionType, where: str) -> object:
+        """The old function takes the new one's code, defaults, attributes and closure values."""
+        if not (
+            type(old) is FunctionType
+            and old.__module__ == new.__module__
+            and old.__qualname__ == new.__qualname__
+            # A function of another module made anew by a factory or decorator the
+            # target called: same code, new closure values.
+            and (self._owned(new) or old.__code__ is new.__code__)
+        ):
+            return self.adopt(new)
         if old.__globals__ is not new.__globals__:
             # Generated code (namedtuple's __new__) lives in a namespace of its own.
-            return self._lose(old, new, "it is generated code with its own namespace")
+            return self._replace(old, new, "it is generated code with its own namespace")
         oc, nc = old.__code__, new.__code__
         if oc.co_freevars != nc.co_freevars:
-            return self._lose(
+            return self._replace(
                 old,
                 new,
                 f"its free variables changed ({', '.join(oc.co_freevars) or 'none'} → "
@@ -292,9 +298,9 @@ class Merger:
         if keep is not ov:
             ocell.cell_contents = keep
 
-    def _lose(self, old: object, new: object, why: str) -> object:
+    def _replace(self, old: object, new: object, why: str) -> object:
         """Make ``new`` canonical in place of ``old``, for the heap fallback."""
-        self.lost[id(old)] = (old, new, why)
+        self.replaced[id(old)] = (old, new, why)
         return self.adopt(new)
 
     def _note(self, what: str, message: str) -> None:
@@ -302,11 +308,19 @@ class Merger:
 
     # -- classes ------------------------------------------------------------
 
-    def _merge_class(self, old: type, new: type) -> object:
+    def _merge_class(self, old: object, new: type, where: str) -> object:
+        """The old class takes the new one's attributes and bases; instances keep their class."""
+        if not (
+            isinstance(old, type)
+            and self._owned(new)
+            and old.__module__ == new.__module__
+            and old.__qualname__ == new.__qualname__
+        ):
+            return self.adopt(new)
         if type(old) is not type(new):
-            return self._lose(old, new, "its metaclass changed")
+            return self._replace(old, new, "its metaclass changed")
         if _slots(old) != _slots(new):
-            return self._lose(
+            return self._replace(
                 old, new, "its __slots__ changed; existing instances keep the old layout"
             )
         self.canon[id(new)] = (new, old)
@@ -316,7 +330,7 @@ class Merger:
                 old.__bases__ = bases
             except TypeError as e:
                 del self.canon[id(new)]
-                return self._lose(old, new, f"its bases changed incompatibly ({e})")
+                return self._replace(old, new, f"its bases changed incompatibly ({e})")
         _retarget_class_cell(new, old)
         members = _enum_members(old, new, self) if isinstance(old, enum.EnumMeta) else {}
         updates: list[tuple[str, object]] = []
@@ -329,7 +343,7 @@ class Merger:
                 keep = members[k]
             elif members and k in _ENUM_TABLES:
                 keep = _map_members(nv, self)
-            elif ov is not MISSING and isinstance(nv, _SLOT_DESCRIPTORS):
+            elif ov is not MISSING and isinstance(nv, SLOT_DESCRIPTORS):
                 continue
             elif ov is MISSING:
                 keep = self.adopt(nv)
@@ -344,53 +358,29 @@ class Merger:
         for k in removed:
             type.__delattr__(old, k)
         if not members:
-            self._discarded.append((new, old))
+            self.discarded.append((new, old))
         return old
 
-    def rebase_discarded(self) -> None:
-        """Base each discarded new class that something still holds on its survivor.
 
-        Another thread may have made an instance of the new class while the
-        module's code ran, a decorator or ``__init_subclass__`` may have put it
-        in a registry, a module-level table may name it: based on the old
-        class, all of those pass ``isinstance(obj, m.Klass)`` and run the new
-        methods.  A class nothing else holds is left alone, as assigning
-        ``__bases__`` costs some 10 µs a class.  Call after the namespaces no
-        longer name the new classes.
-        """
-        pending = self._discarded
-        discarded = {id(new) for new, _ in pending}
-        while pending:
-            new, old = pending.pop()  # subclasses (defined later) before their bases
-            refs = sys.getrefcount(new)
-            if EXACT_REFCOUNTS and refs <= _known_refs(new, discarded):
-                continue
-            try:
-                new.__bases__ = (old,)
-            except TypeError:
-                pass
+#: How each exact type of new object is merged into the old one.  Types not
+#: here (subclasses included) are classes if they are types, else values.
+_MERGE_BY_KIND: dict[type, Callable[[Merger, object, object, str], object]] = {
+    FunctionType: Merger._merge_function,
+    type: Merger._merge_class,
+    classmethod: Merger._merge_method_wrapper,
+    staticmethod: Merger._merge_method_wrapper,
+    property: Merger._merge_property,
+    functools.partial: Merger._merge_partial,
+    _LRU_WRAPPER: Merger._merge_lru_cache,
+    functools.cached_property: Merger._merge_cached_property,
+    **dict.fromkeys(ATOMIC, Merger._merge_atomic),
+}
 
 
-def _known_refs(new: type, discarded: set[int]) -> int:
-    """References to a discarded class that say nothing of its use.
-
-    They are: the caller's local and ``getrefcount``'s argument, the merger's
-    ``canon`` entry, the class's own ``__mro__``, its own slot and ``__dict__``
-    descriptors, and the base, bases and mro of its subclasses that were
-    discarded too (a subclass made from it by anyone else is a use).
-    """
-    count = 4
-    for value in new.__dict__.values():
-        if type(value) in _SLOT_DESCRIPTORS and value.__objclass__ is new:
-            count += 1
-    for sub in type.__subclasses__(new):
-        if id(sub) not in discarded:
-            continue
-        count += (sub.__base__ is new) + sub.__bases__.count(new) + sub.__mro__.count(new)
-    return count
-
-
-def _functions_in(value: object):
+def functions_in(value: object) -> Iterator[FunctionType]:
+    """The plain functions a namespace value runs when called, through the usual
+    wrappers (class/static methods, properties, ``functools.wraps`` and
+    ``lru_cache`` chains, bounded: a ``__wrapped__`` chain may loop)."""
     seen = 0
     while value is not None and seen < 8:
         seen += 1
@@ -399,7 +389,7 @@ def _functions_in(value: object):
             continue
         if isinstance(value, property):
             for part in (value.fget, value.fset, value.fdel):
-                yield from _functions_in(part)
+                yield from functions_in(part)
             return
         if isinstance(value, FunctionType):
             yield value
@@ -417,7 +407,7 @@ def _retarget_class_cell(new: type, old: type) -> None:
     for value in new.__dict__.values():
         if type(value) in _ATOMIC_KINDS:
             continue
-        for f in _functions_in(value):
+        for f in functions_in(value):
             code = f.__code__
             if "__class__" in code.co_freevars and f.__closure__:
                 cell = f.__closure__[code.co_freevars.index("__class__")]

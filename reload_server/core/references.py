@@ -18,13 +18,12 @@ import gc
 import sys
 from types import CellType, FunctionType, MethodType, ModuleType
 
-# Values so common that sharing one by identity says nothing about where a name
-# came from: such a copy is only updated when it also has the same name.
-_ATOMIC = (int, float, complex, str, bytes, bool, type(None))
-_ABSENT = object()
+from .values import ATOMIC, MISSING
 
 
 class Replacement:
+    """An old value, what stands in its place now, and the module-level name it had (if any)."""
+
     __slots__ = ("old", "new", "name")
 
     def __init__(self, old: object, new: object, name: str | None) -> None:
@@ -47,7 +46,7 @@ def rebind_module_globals(
     by_name: list[tuple[str, object, object]] = []
     by_id: dict[int, Replacement] = {}
     for key, r in replacements.items():
-        if r.name is not None and isinstance(r.old, _ATOMIC):
+        if r.name is not None and isinstance(r.old, ATOMIC):
             by_name.append((r.name, r.old, r.new))
         else:
             by_id[key] = r
@@ -62,7 +61,7 @@ def rebind_module_globals(
             continue
         ns = module.__dict__
         for name, old, new in by_name:
-            if ns.get(name, _ABSENT) is old:
+            if ns.get(name, MISSING) is old:
                 ns[name] = new
                 count += 1
         if not ids or ids.isdisjoint(map(id, ns.values())):

@@ -70,7 +70,8 @@ class Note(_Value):
 
     ``kind`` says where it comes from: ``"resolve"``, ``"syntax"``, ``"import"``,
     ``"check"`` (a ``__reload_check__`` refusal), ``"hook"``, ``"fallback"``
-    (an edit that could not be applied in place) or ``"update"``.
+    (an edit that could not be applied in place) or ``"update"``; the server
+    adds ``"stale-frame"`` (a call still running the code from before a reload).
     """
 
     __slots__ = (
@@ -112,15 +113,9 @@ class Note(_Value):
         _set(self, "frames", tuple(frames))
 
     def __str__(self) -> str:
-        where = ""
-        if self.file:
-            where = self.file
-            if self.line:
-                where += f":{self.line}"
-                if self.column:
-                    where += f":{self.column}"
-            where += ": "
-        return f"{where}{self.severity}: {self.message}"
+        from . import report
+
+        return report.note_line(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,10 +160,9 @@ class ReloadResult(_Value):
         return True
 
     def __str__(self) -> str:
-        if not self.modules:
-            return "nothing to reload"
-        text = f"reloaded {', '.join(self.modules)} in {self.duration * 1000:.1f} ms"
-        return "\n".join([text, *map(str, self.notes)])
+        from . import report
+
+        return report.text(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -188,7 +182,8 @@ class ReloadError(Exception):
     while it ran) or ``"check"`` (a ``__reload_check__`` hook refused it).
     ``modules`` and ``files`` name the targets of the attempt, ``notes`` say what
     went wrong and where, and ``rolled_back`` tells whether new code had already
-    run and was undone.
+    run and was undone.  Messages say only what went wrong: that the old code
+    is still running is added when they are told (:mod:`.report`).
     """
 
     def __init__(
@@ -216,7 +211,9 @@ class ReloadError(Exception):
         return False
 
     def __str__(self) -> str:
-        return "\n".join([self.message, *map(str, self.notes)])
+        from . import report
+
+        return report.text(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

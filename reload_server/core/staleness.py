@@ -17,15 +17,9 @@ import sys
 from types import ModuleType
 
 from .importclock import installed_ns, started_ns
-from .targets import module_file, modules_shape
+from .targets import modules_shape, never_reloaded, source_file
 
 _baseline: dict[str, tuple[str, int, int]] = {}
-
-# The program's main script runs as __main__ and cannot be reloaded in place;
-# listing it would make `reimport(*modified())` fail as a whole.
-_NEVER = frozenset({"__main__", "__mp_main__"})
-# Nor is reload_server itself, which must not swap its own code mid-reload.
-_SELF = __name__.partition(".")[0]
 
 
 def _process_start_ns() -> int:
@@ -58,7 +52,7 @@ def snapshot() -> int:
     for name, module in list(sys.modules.items()):
         if name in _baseline:
             continue
-        file = module_file(module)
+        file = source_file(module)
         if file is None:
             continue
         try:
@@ -90,7 +84,7 @@ def _first_look(name: str, module: ModuleType, file: str, st: os.stat_result) ->
 def is_stale(name: str) -> bool:
     """True if module ``name``'s source changed on disk since it was loaded."""
     module = sys.modules.get(name)
-    file = module_file(module)
+    file = source_file(module)
     if file is None:
         return False
     try:
@@ -120,7 +114,9 @@ def _rebuild() -> list[tuple[str, ModuleType, str, str, tuple[str, int, int] | N
     key = modules_shape()
     candidates = []
     for name, module in list(sys.modules.items()):
-        if name in _NEVER or name.startswith(_SELF) and (name == _SELF or name[len(_SELF)] == "."):
+        # Listing a module that can never be reloaded would make
+        # `reimport(*modified())` fail as a whole.
+        if never_reloaded(name) is not None:
             continue
         file = getattr(module, "__file__", None)
         if file.__class__ is not str or not file.endswith(".py"):

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from types import ModuleType
 
 from .results import Note, ReloadError
+from .uris import uri_to_path
 
 # Per file string, its resolved real path: resolving costs a syscall per path
 # component, and module files do not move while loaded.
@@ -16,15 +17,14 @@ _realpaths: dict[str, str] = {}
 _SELF = __name__.partition(".")[0]
 
 
-def source_file(module: ModuleType) -> str | None:
-    """The ``.py`` source file a module was loaded from, or None."""
-    spec = getattr(module, "__spec__", None)
-    origin = getattr(spec, "origin", None) if spec is not None else None
-    if not isinstance(origin, str) or not spec.has_location:
-        origin = getattr(module, "__file__", None)
-    if isinstance(origin, str) and origin.endswith(".py"):
-        return origin
-    return None
+def source_file(module: object) -> str | None:
+    """The ``.py`` source file a loaded module runs (its ``__file__``), or None.
+
+    The one answer to "which file is this module": staleness stats it, a path
+    finds the module by it, and a reload compiles it.
+    """
+    file = getattr(module, "__file__", None)
+    return file if isinstance(file, str) and file.endswith(".py") else None
 
 
 def _norm(path: str) -> str:
@@ -40,11 +40,7 @@ def _real(path: str) -> str:
 
 def _as_path(target: str | os.PathLike[str]) -> str:
     text = os.fspath(target)
-    if text.startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
-        text = unquote(urlparse(text).path)
-    return text
+    return uri_to_path(text) if text.startswith("file://") else text
 
 
 def modules_shape() -> tuple[int, object, int]:
@@ -68,7 +64,7 @@ class _FileIndex:
         self.by_norm: dict[str, list[tuple[str, ModuleType]]] = {}
         self.modules = list(sys.modules.items())
         for name, module in self.modules:
-            file = module_file(module)
+            file = source_file(module)
             if file is not None:
                 self.by_norm.setdefault(_norm(file), []).append((name, module))
         self._by_real: dict[str, list[tuple[str, ModuleType]]] | None = None
@@ -126,24 +122,28 @@ def modules_for_file(path: str | os.PathLike[str]) -> list[str]:
     return []
 
 
-def module_file(module: object) -> str | None:
-    """The ``.py`` file named by a loaded module's ``__file__``, or None."""
-    if not isinstance(module, ModuleType):
-        return None
-    file = getattr(module, "__file__", None)
-    return file if isinstance(file, str) and file.endswith(".py") else None
+def never_reloaded(name: str) -> str | None:
+    """Why module ``name`` can never be reloaded in place, whatever it holds; else None.
+
+    The program's main script runs as ``__main__`` and has no module to update
+    in place; reload_server must not swap its own code in the middle of a reload.
+    """
+    if name == "__main__" or name == "__mp_main__":
+        return f"{name} is the program's main script and cannot be reloaded in place"
+    if name == _SELF or name.startswith(_SELF) and name[len(_SELF)] == ".":
+        return f"{name} is part of reload_server, which does not reload itself"
+    return None
 
 
 def refusal(name: str, module: ModuleType | None) -> str | None:
     """Why module ``name`` cannot be reloaded, or None if it can."""
     if module is None:
         return f"{name} is not loaded"
-    if name == "__main__" or name == "__mp_main__":
-        return f"{name} is the program's main script and cannot be reloaded in place"
+    never = never_reloaded(name)
+    if never is not None:
+        return never
     if name in sys.builtin_module_names:
         return f"{name} is a built-in module"
-    if name == _SELF or name.startswith(_SELF + "."):
-        return f"{name} is part of reload_server, which does not reload itself"
     if source_file(module) is None:
         file = getattr(module, "__file__", None)
         if isinstance(file, str):

@@ -14,10 +14,14 @@ Phases, each finishing before the next starts:
    ``KeyboardInterrupt`` included) restores every namespace from its snapshot,
    restores parent-package attributes, and drops modules the attempt imported
    for the first time: the old code keeps running, untouched;
-6. commit: ``__reimported__(old)`` hooks, then merge new objects into old ones
-   (:mod:`.merge`), drop names the new source no longer binds, push
-   re-exports into packages that ``import *`` from a target, and rebind
-   ``from m import x`` copies (:mod:`.references`).
+6. commit, in the steps ``_Transaction._commit`` lists (each a method of
+   ``_Commit``): per module its ``__reimported__(old)`` hook, the merge of new
+   objects into old ones (:mod:`.merge`) and the removal of names the new
+   source no longer binds; then the discarded new classes still held are
+   rebased (:mod:`.rebase`), ``from m import x`` copies rebound
+   (:mod:`.references`), re-exports pushed into packages that ``import *``
+   from a target, replaced objects searched for on the heap, and the new
+   sources recorded as loaded.
 
 Reloads are serialised by :data:`reload_lock`.  Other threads keep running;
 frames already executing finish on the code they started with.
@@ -33,11 +37,13 @@ from types import ModuleType
 
 from . import staleness, targets
 from .events import publish
-from .merge import EXACT_REFCOUNTS, MISSING, Merger
+from .merge import Merger
 from .ordering import order
-from .references import _ATOMIC, Replacement, rebind_module_globals, replace_everywhere
+from .rebase import rebase_discarded, still_held
+from .references import Replacement, rebind_module_globals, replace_everywhere
 from .results import ERROR, INFO, WARNING, Frame, Note, ReloadError, ReloadResult
 from .sources import CompileFailed, Source, load, star_names
+from .values import ATOMIC, MISSING
 
 #: Held for the whole of every reload: one at a time, process-wide.
 reload_lock = threading.RLock()
@@ -190,89 +196,81 @@ class _Transaction:
     # -- phase 6 --------------------------------------------------------------
 
     def _commit(self, sources: list[Source], snapshots: list[dict]) -> None:
-        names = {s.name for s in sources}
-        merger = Merger(names, self.notes)
-        replacements: dict[int, Replacement] = {}
-        skipped: set[str] = set()
-        for s, snap in zip(sources, snapshots):
-            ns = s.module.__dict__
-            if _call_reimported(s, snap, self.notes) is False:
-                self.notes.append(
-                    Note(
-                        f"{s.name}: __reimported__ returned False; old references keep the old code",
-                        severity=INFO,
-                        module=s.name,
-                        kind="hook",
-                    )
-                )
-                skipped.add(s.name)
-                continue
-            self._merge_namespace(ns, snap, merger)
-            self._drop_removed(s, ns, snap)
-        merger.finish()
-        merger.rebase_discarded()
-        for s, snap in zip(sources, snapshots):
-            if s.name not in skipped:
-                _record_replacements(s.module.__dict__, snap, replacements)
-        # Module-level values that changed identity: `from m import X` copies anywhere.
-        rebind_module_globals(replacements)
-        # New objects that were merged into old ones: only the targets' own packages
-        # can hold them by name (targets' namespaces were merged above).
-        parents = _parents(sources)
-        if parents:
-            transient = {
-                key: Replacement(new, keep, None)
-                for key, (new, keep) in merger.canon.items()
-                if keep is not new
-            }
-            rebind_module_globals(transient, only=parents)
-        _push_reexports(sources)
-        lost = _still_referenced(merger.lost, snapshots)
-        if lost:
-            for old, _new, why in lost.values():
-                name = getattr(old, "__qualname__", type(old).__name__)
-                self.notes.append(
-                    Note(
-                        f"{name}: replaced, not updated in place: {why}",
-                        severity=WARNING,
-                        kind="fallback",
-                    )
-                )
-            t0 = time.perf_counter()
-            changed = replace_everywhere({k: (v[0], v[1]) for k, v in lost.items()})
-            self.notes.append(
-                Note(
-                    f"heap fallback updated {changed} references to {len(lost)} replaced objects "
-                    f"in {(time.perf_counter() - t0) * 1000:.1f} ms",
-                    severity=INFO,
-                    kind="fallback",
-                )
-            )
-        for s in sources:
-            staleness.record(s.name, s.file, s.stat)
-            _forget_cached_lines(s.file)
+        """Make the new code the running code, in these steps and this order."""
+        commit = _Commit(sources, snapshots, self.notes)
+        commit.merge_modules()
+        commit.finish_merge()
+        commit.rebase_discarded()
+        commit.rebind_from_import_copies()
+        commit.rebind_in_parent_packages()
+        commit.push_reexports()
+        commit.heap_fallback()
+        commit.record_baselines()
+        commit.forget_cached_lines()
 
-    def _merge_namespace(self, ns: dict, snap: dict, merger: Merger) -> None:
-        # A function of its own so that `items` and the loop variables are gone
-        # before Merger.rebase_discarded counts references to the new classes.
-        # Definitions first, aliases after, so `alias = func` maps to func's survivor.
+
+class _Commit:
+    """The commit phase of one transaction: each method is one step, run once.
+
+    What a step leaves for later ones is kept here until the commit ends:
+    ``replacements`` and ``transient`` must still hold their objects when the
+    heap fallback counts references, as they did when the commit was one method.
+    """
+
+    def __init__(self, sources: list[Source], snapshots: list[dict], notes: list[Note]) -> None:
+        self.sources = sources
+        self.snapshots = snapshots
+        self.notes = notes
+        self.merger = Merger({s.name for s in sources}, notes)
+        # Targets whose __reimported__ returned False: old references keep the old code.
+        self.skipped: set[str] = set()
+        self.replacements: dict[int, Replacement] = {}
+        self.transient: dict[int, Replacement] = {}
+
+    def merge_modules(self) -> None:
+        """Per target, in order: its ``__reimported__`` hook, then merge it and drop removed names.
+
+        One module at a time, so a target's hook sees the targets before it merged.
+        """
+        for s, snap in zip(self.sources, self.snapshots):
+            if self.run_reimported_hook(s, snap):
+                self.merge_namespace(s.module.__dict__, snap)
+                self.drop_removed_names(s, s.module.__dict__, snap)
+
+    def run_reimported_hook(self, s: Source, snap: dict) -> bool:
+        """Call ``__reimported__(old)``; False if it declined the merge (returned False)."""
+        if _call_reimported(s, snap, self.notes) is not False:
+            return True
+        self.notes.append(
+            Note(
+                f"{s.name}: __reimported__ returned False; old references keep the old code",
+                severity=INFO,
+                module=s.name,
+                kind="hook",
+            )
+        )
+        self.skipped.add(s.name)
+        return False
+
+    def merge_namespace(self, ns: dict, snap: dict) -> None:
+        """Merge every new top-level object into its old one (:mod:`.merge`).
+
+        A method of its own so that ``items`` and the loop variables are gone
+        before :func:`.rebase.rebase_discarded` counts references to the new
+        classes.  Definitions first, aliases after, so ``alias = func`` maps to
+        func's survivor.
+        """
+        merger = self.merger
         items = list(ns.items())
         for key, new in items:
             if getattr(new, "__qualname__", None) == key:
-                self._merge_name(ns, snap, key, new, merger)
+                _merge_name(ns, snap, key, new, merger)
         for key, new in items:
             if getattr(new, "__qualname__", None) != key:
-                self._merge_name(ns, snap, key, new, merger)
+                _merge_name(ns, snap, key, new, merger)
 
-    def _merge_name(self, ns: dict, snap: dict, key: str, new: object, merger: Merger) -> None:
-        if key in _SYSTEM_NAMES:
-            return
-        old = snap.get(key, MISSING)
-        keep = merger.adopt(new) if old is MISSING else merger.merge(old, new, key)
-        if keep is not new:
-            ns[key] = keep
-
-    def _drop_removed(self, s: Source, ns: dict, snap: dict) -> None:
+    def drop_removed_names(self, s: Source, ns: dict, snap: dict) -> None:
+        """Delete the old names the new source no longer binds."""
         bound = set(s.bound)
         for star in s.star_imports:
             bound |= star_names(star)
@@ -286,32 +284,87 @@ class _Transaction:
                 continue  # a submodule, bound by the import system
             del ns[key]
 
+    def finish_merge(self) -> None:
+        """Point defaults, closure cells and bases of kept objects at the survivors."""
+        self.merger.finish()
 
-def _still_referenced(lost: dict, snapshots: list[dict]) -> dict:
-    """The replaced objects something outside this reload may still hold.
+    def rebase_discarded(self) -> None:
+        """Base the discarded new classes something still holds on their survivors."""
+        rebase_discarded(self.merger.discarded)
 
-    A replaced object that only its old class or the namespace snapshot held
-    (a dataclass's generated ``__init__`` after a field change, say) needs no
-    heap pass.  Reference counts decide; where they are not exact (3.14's
-    borrowed references) every replaced object is searched for.
-    """
-    if not EXACT_REFCOUNTS:
-        return dict(lost)
-    in_snapshots: dict[int, int] = {}
-    for snap in snapshots:
-        for value in snap.values():
-            if id(value) in lost:
-                in_snapshots[id(value)] = in_snapshots.get(id(value), 0) + 1
-    kept = {}
-    for key, entry in lost.items():
-        # References we hold: the tuple in `lost` and getrefcount's argument.
-        if sys.getrefcount(entry[0]) > 2 + in_snapshots.get(key, 0):
-            kept[key] = entry
-    return kept
+    def rebind_from_import_copies(self) -> None:
+        """Rebind ``from m import X`` copies, anywhere, of module-level values that changed identity."""
+        for s, snap in zip(self.sources, self.snapshots):
+            if s.name not in self.skipped:
+                _record_replacements(s.module.__dict__, snap, self.replacements)
+        rebind_module_globals(self.replacements)
+
+    def rebind_in_parent_packages(self) -> None:
+        """Rebind the targets' packages' names for new objects that were merged into old ones.
+
+        Only those packages can hold them by name: the targets' own namespaces
+        were merged already.
+        """
+        parents = _parents(self.sources)
+        if not parents:
+            return
+        self.transient = {
+            key: Replacement(new, keep, None)
+            for key, (new, keep) in self.merger.canon.items()
+            if keep is not new
+        }
+        rebind_module_globals(self.transient, only=parents)
+
+    def push_reexports(self) -> None:
+        """Give packages that ``from .sub import *`` a target the target's new names."""
+        _push_reexports(self.sources)
+
+    def heap_fallback(self) -> None:
+        """Search the heap for references to the replaced objects something still holds."""
+        held = still_held(self.merger.replaced, self.snapshots)
+        if not held:
+            return
+        for old, _new, why in held.values():
+            name = getattr(old, "__qualname__", type(old).__name__)
+            self.notes.append(
+                Note(
+                    f"{name}: replaced, not updated in place: {why}",
+                    severity=WARNING,
+                    kind="fallback",
+                )
+            )
+        t0 = time.perf_counter()
+        changed = replace_everywhere({k: (v[0], v[1]) for k, v in held.items()})
+        self.notes.append(
+            Note(
+                f"heap fallback updated {changed} references to {len(held)} replaced objects "
+                f"in {(time.perf_counter() - t0) * 1000:.1f} ms",
+                severity=INFO,
+                kind="fallback",
+            )
+        )
+
+    def record_baselines(self) -> None:
+        """Remember each target's source as loaded now, for :mod:`.staleness`."""
+        for s in self.sources:
+            staleness.record(s.name, s.file, s.stat)
+
+    def forget_cached_lines(self) -> None:
+        """Tracebacks must show the new source's lines, not lines cached from the old."""
+        for s in self.sources:
+            _forget_cached_lines(s.file)
+
+
+def _merge_name(ns: dict, snap: dict, key: str, new: object, merger: Merger) -> None:
+    if key in _SYSTEM_NAMES:
+        return
+    old = snap.get(key, MISSING)
+    keep = merger.adopt(new) if old is MISSING else merger.merge(old, new, key)
+    if keep is not new:
+        ns[key] = keep
 
 
 def _forget_cached_lines(file: str) -> None:
-    """Tracebacks must show the new source's lines, not lines cached from the old."""
     cache = sys.modules.get("linecache")
     if cache is not None:
         cache.checkcache(file)
@@ -377,8 +430,6 @@ def _exception_note(
     text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     if prefix:
         text = f"{prefix}: {text}"
-    if kind in ("import", "check"):
-        text += " (rolled back; the old code is still running)"
     return Note(
         text,
         severity=ERROR,
@@ -430,7 +481,7 @@ def _record_replacements(ns: dict, snap: dict, out: dict[int, Replacement]) -> N
         new = ns.get(key, MISSING)
         if new is MISSING or new is old:
             continue
-        if isinstance(old, _ATOMIC) and type(old) is type(new) and old == new:
+        if isinstance(old, ATOMIC) and type(old) is type(new) and old == new:
             continue
         out.setdefault(id(old), Replacement(old, new, key))
 
@@ -450,7 +501,9 @@ def _push_reexports(sources: list[Source]) -> None:
                 parent.__dict__[key] = s.module.__dict__[key]
 
 
-_star_cache: dict[tuple[str, int], tuple[str, ...]] = {}
+# Per package file, the mtime it was read at and the modules it star-imports:
+# one entry per file, replaced when the file changes, so edits do not grow it.
+_star_cache: dict[str, tuple[int, tuple[str, ...]]] = {}
 
 
 def _star_imports(module: ModuleType, child: str) -> bool:
@@ -461,11 +514,13 @@ def _star_imports(module: ModuleType, child: str) -> bool:
         mtime = os.stat(file).st_mtime_ns
     except OSError:
         return False
-    stars = _star_cache.get((file, mtime))
-    if stars is None:
+    cached = _star_cache.get(file)
+    if cached is not None and cached[0] == mtime:
+        stars = cached[1]
+    else:
         try:
             stars = load(module.__name__, module, file).star_imports
         except CompileFailed:
             stars = ()
-        _star_cache[(file, mtime)] = stars
+        _star_cache[file] = (mtime, stars)
     return child in stars

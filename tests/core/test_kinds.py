@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from reload_server import ReloadError, reimport
-from reload_server.core.merge import EXACT_REFCOUNTS
+from reload_server.core.rebase import EXACT_REFCOUNTS
 
 
 def test_dataclass_gains_a_field(project):
@@ -289,3 +289,38 @@ def test_name_that_changes_kind_takes_the_new_object(project):
     project.edit("m", "class Thing:\n    kind = 'class'\n")
     reimport("m")
     assert m.Thing.kind == "class"
+
+
+def test_a_class_with_a_metaclass_of_its_own_is_merged_like_any_class(project):
+    src = "import abc\nclass Shape(abc.ABC):\n    @abc.abstractmethod\n    def area(self): ...\nclass Square(Shape):\n    def area(self): return {v}\n"
+    m = project.module("m", src.format(v=1))
+    old_class, old = m.Square, m.Square()
+    project.edit("m", src.format(v=2))
+    reimport("m")
+    assert m.Square is old_class
+    assert old.area() == 2
+    assert isinstance(old, m.Shape)
+
+
+def test_cached_property_computes_with_the_new_body(project):
+    src = (
+        "import functools\nclass C:\n    @functools.cached_property\n    def x(self): return {v}\n"
+    )
+    m = project.module("m", src.format(v=1))
+    old = m.C()
+    project.edit("m", src.format(v=2))
+    reimport("m")
+    assert old.x == 2
+    assert m.C().x == 2
+
+
+def test_a_class_attribute_that_changed_kind_takes_the_new_value(project):
+    src1 = (
+        "class C:\n    a = staticmethod(len)\n    b = 1\n    @property\n    def c(self): return 1\n"
+    )
+    src2 = "class C:\n    a = 5\n    @property\n    def b(self): return 'b'\n    c = 'plain'\n"
+    m = project.module("m", src1)
+    old = m.C()
+    project.edit("m", src2)
+    reimport("m")
+    assert (old.a, old.b, old.c) == (5, "b", "plain")
