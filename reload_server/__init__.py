@@ -25,7 +25,7 @@ from .core.events import subscribe  # noqa: E402
 from .core.results import Frame, Note, ReloadError, ReloadResult  # noqa: E402
 from .core.staleness import modified  # noqa: E402
 from .core.transaction import reimport  # noqa: E402
-from .version import __version__  # noqa: E402
+from .version import __version__ as __version__  # noqa: E402
 
 # Public names defined in modules that are imported on first use: name -> module.
 _LAZY = {

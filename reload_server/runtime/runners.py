@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from . import runner_kind
+from .debuggers import hide_from_debuggers
 
 log = logging.getLogger("reload_server")
 
@@ -68,23 +69,74 @@ def run_into(job: Callable[[], T], future: concurrent.futures.Future[T]) -> None
         future.set_result(result)
 
 
+def _run_job(job: Callable[[], T], future: concurrent.futures.Future[T]) -> None:
+    """Like :func:`run_into`, but a worker must outlive any job: nothing is re-raised."""
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        result = job()
+    except BaseException as exc:  # noqa: BLE001 - the future carries it to whoever waits
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
 class ThreadRunner:
-    """Runs jobs on one dedicated worker thread, one at a time."""
+    """Runs jobs on one dedicated worker thread, one at a time.
+
+    The worker is a thread of our own rather than a ``ThreadPoolExecutor``'s,
+    which starts its threads where nothing can mark them first: it must be
+    hidden from debuggers before it starts (see :mod:`.debuggers`), so that a
+    reload still runs while a debugger holds the app's threads at a breakpoint.
+    """
 
     # Jobs may as well run on the server's own thread: no app thread is involved.
-    inline_ok = True
+    may_run_on_server_thread = True
 
     def __init__(self) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="reload_server-reload"
-        )
+        self._jobs: queue.SimpleQueue[
+            tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None
+        ] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
     def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
-        return self._executor.submit(job)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._jobs.put((job, future))
+            if self._thread is None:
+                # Daemon, as the server's own thread: exit never waits for an idle worker.
+                thread = threading.Thread(
+                    target=self._work, name="reload_server-reload_0", daemon=True
+                )
+                hide_from_debuggers(thread)
+                thread.start()
+                self._thread = thread
+        return future
+
+    def _work(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            _run_job(*item)
+            del item  # nothing of a finished job stays alive while the worker waits
 
     def close(self) -> None:
         # Do not wait: a reload in progress finishes on its own; queued ones are dropped.
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            self._closed = True
+        while True:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[1].cancel()
+        self._jobs.put(None)
 
     def __repr__(self) -> str:
         return "ThreadRunner()"

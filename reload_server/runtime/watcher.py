@@ -18,9 +18,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..core import staleness, targets
+from ..core import report, staleness, targets
 from ..core.events import Outcome
 from ..core.results import ReloadError
+from .debuggers import hide_from_debuggers
 
 log = logging.getLogger("reload_server")
 
@@ -34,16 +35,7 @@ IDLE_TIMEOUT_MS = 5000
 
 def describe(outcome: Outcome) -> str:
     """One readable line for a reload or a rollback."""
-    if isinstance(outcome, ReloadError):
-        where = ""
-        located = [n for n in outcome.notes if n.file and n.line]
-        if located:
-            n = located[0]
-            where = f" at {n.file}:{n.line}"
-        return f"reload_server: {', '.join(outcome.modules) or 'reload'} not reloaded{where}: {outcome.notes[0].message if outcome.notes else outcome.message}"
-    warnings = sum(1 for n in outcome.notes if n.severity == "warning")
-    extra = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
-    return f"reload_server: reloaded {', '.join(outcome.modules)} in {outcome.duration * 1000:.1f} ms{extra}"
+    return report.watch_line(outcome)
 
 
 def _print_line(outcome: Outcome) -> None:
@@ -66,6 +58,30 @@ def changed_modules(paths: Iterable[str]) -> list[str]:
     return names
 
 
+def _open_notify(paths: list[str]) -> Any:
+    """Start watching ``paths`` with watchfiles' Rust notifier; the watches exist on return.
+
+    The one use of watchfiles' private ``_rust_notify.RustNotify`` (checked
+    against watchfiles 1.3.0, whose ``watch()`` drives it the same way).  The
+    public ``watchfiles.watch()`` generator creates it and blocks in the same
+    call, so it cannot say when the watches exist, and ``Watcher.start`` must
+    not return before then or a save right after it would be missed.  The
+    public API would also read ``WATCHFILES_*`` environment variables and turn
+    a signal into ``KeyboardInterrupt`` in this thread: the flags below are
+    fixed instead.
+    """
+    from watchfiles._rust_notify import RustNotify
+
+    return RustNotify(
+        watch_paths=paths,
+        debug=False,
+        force_polling=False,
+        poll_delay_ms=300,  # used only when polling, which is never forced here
+        recursive=True,
+        ignore_permission_denied=False,
+    )
+
+
 class Watcher:
     """A running watch: :meth:`stop` ends it."""
 
@@ -77,12 +93,22 @@ class Watcher:
         self._on_reload = on_reload
         self._stop = threading.Event()
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="reload_server-watch", daemon=True)
+        self._failed: BaseException | None = None  # why the watches could not be made
+        # A save still reloads while a debugger holds the app at a breakpoint.
+        self._thread = hide_from_debuggers(
+            threading.Thread(target=self._run, name="reload_server-watch", daemon=True)
+        )
 
     def start(self) -> Watcher:
         staleness.snapshot()
         self._thread.start()
-        self._ready.wait(5)
+        # Unbounded: returning before the watches exist would silently miss a
+        # save made right after watch() returns.  The thread always sets it.
+        self._ready.wait()
+        if self._failed is not None:
+            raise RuntimeError(
+                f"cannot watch {', '.join(self.paths)}: {self._failed}"
+            ) from self._failed
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -92,24 +118,26 @@ class Watcher:
         self._runner.close()
 
     def _run(self) -> None:
-        # Imported only now: the host pays for watchfiles only when it watches.
-        import watchfiles
-        from watchfiles._rust_notify import RustNotify  # what watchfiles.watch() drives
-
-        keep = watchfiles.PythonFilter()
-        # Imported and indexed before the first event: the reimporter's first
-        # use would import its modules, and that import would re-index the
-        # loaded modules (tens of ms with thousands) on the next event.
-        from ..core import transaction  # noqa: F401
-
-        targets.index_modules()
         try:
-            # The watches exist once RustNotify is built: only then is watch()
-            # allowed to return, so a save right after it is never missed.
-            with RustNotify(self.paths, False, False, 300, True, False) as notify:
+            # Imported only now: the host pays for watchfiles only when it watches.
+            import watchfiles
+
+            keep = watchfiles.PythonFilter()
+            # Imported and indexed before the first event: the reimporter's first
+            # use would import its modules, and that import would re-index the
+            # loaded modules (tens of ms with thousands) on the next event.
+            from ..core import transaction  # noqa: F401
+
+            targets.index_modules()
+            with _open_notify(self.paths) as notify:
                 self._ready.set()
                 while not self._stop.is_set():
-                    raw = notify.watch(DEBOUNCE_MS, SETTLE_MS, IDLE_TIMEOUT_MS, self._stop)
+                    raw = notify.watch(
+                        debounce_ms=DEBOUNCE_MS,
+                        step_ms=SETTLE_MS,
+                        timeout_ms=IDLE_TIMEOUT_MS,
+                        stop_event=self._stop,
+                    )
                     if raw == "stop":
                         return
                     if isinstance(raw, str):  # "timeout", or "signal" (not ours to act on)
@@ -117,8 +145,11 @@ class Watcher:
                     paths = {p for change, p in raw if keep(watchfiles.Change(change), p)}
                     if paths:
                         self._handle(paths)
-        except Exception:
-            log.exception("reload_server: the file watcher stopped")
+        except Exception as exc:
+            if self._ready.is_set():
+                log.exception("reload_server: the file watcher stopped")
+            else:
+                self._failed = exc  # start() raises it on the caller's thread
         finally:
             self._ready.set()
 

@@ -5,20 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..core import report
 from ..core.events import Outcome
-from ..core.results import ReloadError, ReloadResult
 
 
 def outcome_dict(outcome: Outcome) -> dict[str, Any]:
-    """The wire ReloadOutcome for a reimporter outcome: its ``to_dict()`` plus ``message``."""
+    """The wire ReloadOutcome for a reimporter outcome: its ``to_dict()`` with its words.
+
+    The notes' messages as the user reads them, and ``message``, its one human
+    line; both from :mod:`reload_server.core.report`, where every such text is made.
+    """
     data = outcome.to_dict()
-    if isinstance(outcome, ReloadResult):
-        text = str(outcome)
-        data["message"] = text.splitlines()[0] if text else "nothing to reload"
-    elif isinstance(outcome, ReloadError):
-        # Name what failed: the note alone ("SyntaxError: …") does not say which module.
-        what = ", ".join(outcome.modules) or "reload"
-        data["message"] = f"{what} not reloaded: {outcome.message}"
+    data["notes"] = report.note_dicts(outcome)
+    data["message"] = report.headline(outcome)
     return data
 
 

@@ -13,7 +13,10 @@ import threading
 import time
 from pathlib import Path
 
-from support.server_support import PYTHON, REPO, TIMEOUT, child_env, write_source
+from support.apps import child_env
+from support.paths import PYTHON, REPO
+from support.sources import write_source
+from support.waits import TIMEOUT
 
 REPORT = """\
 import json, os, sys, threading

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from support.procs_harness import (
-    PYTHON,
-    TIMEOUT,
-    Proc,
-    copy_example,
-    discovery_pids,
-    edit,
-    resaving,
-)
+from support.apps import Proc, discovery_pids
+from support.paths import PYTHON
+from support.sources import copy_example, edit
+from support.waits import TIMEOUT
 
 from reload_server.wire.client import LspClient
 
@@ -29,12 +24,11 @@ def test_watch_with_listen_also_reports_each_reload_to_a_connected_editor(tmp_pa
             editor.request("reloadStale", {"forwarded": True})
             edit(app / "tasks.py", 'return f"squared {job * job}"', 'return f"cubed {job ** 3}"')
 
-            with resaving(app / "tasks.py"):
-                while True:
-                    message = editor.receive()
-                    if message.get("method") == "window/logMessage":
-                        line = message["params"]["message"]
-                        break
+            while True:
+                message = editor.receive()
+                if message.get("method") == "window/logMessage":
+                    line = message["params"]["message"]
+                    break
 
         assert line.startswith("reload_server: reloaded tasks in ")
 

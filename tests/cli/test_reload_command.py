@@ -6,7 +6,10 @@ import re
 import subprocess
 import textwrap
 
-from support.server_support import GREETING, GREETING_V2, PYTHON, TIMEOUT, child_env
+from support.apps import child_env
+from support.paths import PYTHON
+from support.sources import GREETING, GREETING_V2
+from support.waits import TIMEOUT
 
 SYNTAX_ERROR = 'def greet():\n    return "hello again"\n\nvalue = (1 +* 2)\n'
 

@@ -85,3 +85,14 @@ def test_changes_saved_together_reload_in_one_transaction(project, watching):
 def test_watch_refuses_a_missing_path(tmp_path):
     with pytest.raises(FileNotFoundError):
         reload_server.watch(tmp_path / "nope")
+
+
+def test_watch_raises_when_the_watches_cannot_be_made(tmp_path, monkeypatch):
+    from reload_server.runtime import watcher
+
+    def refuse(paths):
+        raise OSError("inotify watch limit reached")
+
+    monkeypatch.setattr(watcher, "_open_notify", refuse)
+    with pytest.raises(RuntimeError, match="inotify watch limit reached"):
+        reload_server.watch(tmp_path)

@@ -1,0 +1,252 @@
+"""``python -m reload_server reload``: ask the project's running servers to reload.
+
+    python -m reload_server reload [options] FILE...
+    python -m reload_server reload --stale [--root DIR] [options]
+
+Finds the servers through their discovery files (or takes ``--port``), asks
+each over LSP, prints the outcome like a compiler (``file:line:col: error:
+message``, the words from :mod:`reload_server.core.report`) and exits 0, 1 if
+a reload failed, 2 if a server could not be asked or the command was wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from ..core import report
+from ..wire.addresses import ENV_TOKEN
+
+CLIENT_NAME = "reload_server-cli"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reload_server reload",
+        description="Ask a running app's reload server to reload files (or every changed module).",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE", help="source files of loaded modules")
+    parser.add_argument("--stale", action="store_true", help="reload every module changed on disk")
+    parser.add_argument("--root", help="with --stale: only modules under this directory")
+    parser.add_argument("--force", action="store_true", help="reload even if unchanged on disk")
+    parser.add_argument(
+        "--host", help="server host (default: from the discovery file, else 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=int, help="server port (default: from the discovery file)")
+    parser.add_argument(
+        "--pid",
+        type=int,
+        help="only the process with this pid (default: every process of the project)",
+    )
+    parser.add_argument(
+        "--token", help="access token (default: from the discovery file or $RELOAD_SERVER_TOKEN)"
+    )
+    parser.add_argument(
+        "--path-mapping",
+        action="append",
+        default=[],
+        metavar="LOCAL=REMOTE",
+        help="map a local directory to the app's (repeatable), as debugpy's pathMappings",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for the server"
+    )
+    parser.add_argument("--json", action="store_true", help="print each ReloadOutcome as JSON")
+    return parser
+
+
+def reload_command(argv: list[str]) -> int:
+    """``python -m reload_server reload``: 0 unless a reload failed (1) or the server could not be asked (2)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.stale == bool(args.files):
+        parser.error("give FILE... or --stale (not both)")
+    if args.root and not args.stale:
+        parser.error("--root goes with --stale")
+    mappings = []
+    for item in args.path_mapping:
+        local, sep, remote = item.partition("=")
+        if not sep or not local or not remote:
+            parser.error(f"--path-mapping wants LOCAL=REMOTE, not {item!r}")
+        mappings.append({"localRoot": os.path.abspath(local), "remoteRoot": remote})
+
+    where = args.files[0] if args.files else (args.root or os.getcwd())
+    found = _targets(args, where)
+    if isinstance(found, int):
+        return found
+    targets, forwarded = found
+    missing = [f for f in args.files if not os.path.exists(f)]
+    if missing:
+        # Not "nothing to reload" (exit 0): a mistyped path must not pass for a reload.
+        which = "file does not exist" if len(missing) == 1 else "files do not exist"
+        return _fail(f"{which}: {', '.join(missing)}")
+
+    options: dict[str, Any] = {"clientName": CLIENT_NAME}
+    if mappings:
+        options["pathMappings"] = mappings
+    if args.stale:
+        requests = [("reloadStale", {"root": os.path.abspath(args.root)} if args.root else {})]
+    else:
+        requests = [
+            ("reloadPath", {"path": os.path.abspath(f), "force": args.force}) for f in args.files
+        ]
+    if forwarded:
+        requests = [(method, {**params, "forwarded": True}) for method, params in requests]
+
+    if len(targets) == 1:
+        return _reload_one(targets[0], requests, options, args.timeout, args.json)
+    return _reload_each(targets, requests, options, args.timeout, args.json)
+
+
+def _targets(args: argparse.Namespace, where: str) -> tuple[list[Any], bool] | int:
+    """The servers to ask, and whether each is asked for itself only; or an exit code."""
+    from ..wire import discovery
+
+    entries = discovery.find(where)
+    if args.port is not None:
+        # One server, named by its port: it forwards to its sibling processes itself.
+        host = args.host or "127.0.0.1"
+        port = args.port
+        match = next((e for e in entries if e.port == port), None)
+        token = args.token or os.environ.get(ENV_TOKEN) or (match.token if match else None)
+        return [
+            discovery.Entry("", match.pid if match else 0, host, port, token, None, 0, {})
+        ], False
+    if not entries:
+        if args.pid is not None:
+            return _fail(f"no reload server with pid {args.pid} for {os.path.abspath(where)}")
+        return _fail(
+            f"no running reload server found for {os.path.abspath(where)} "
+            "(start the app with `python -m reload_server app.py`, or pass --port)"
+        )
+    # Every process of the project (or the one --pid names), each asked for itself.
+    root = _project_root(entries, where)
+    targets = sorted(discovery.same_project(entries, root), key=lambda e: e.pid)
+    if args.pid is not None:
+        targets = [e for e in targets if e.pid == args.pid]
+        if not targets:
+            pids = ", ".join(str(e.pid) for e in entries)
+            return _fail(f"no reload server with pid {args.pid} for {root} (live: {pids})")
+    if args.host or args.token:
+        targets = [
+            discovery.Entry(
+                e.path, e.pid, args.host or e.host, e.port, args.token or e.token, e.root, 0, {}
+            )
+            for e in targets
+        ]
+    return targets, True
+
+
+def _project_root(entries: list[Any], where: str) -> str | None:
+    """The project whose processes a command is for: the root holding ``where``, else the newest."""
+    here = os.path.abspath(where)
+    for entry in entries:
+        root = entry.root and os.path.abspath(entry.root)
+        if root and (here == root or here.startswith(root.rstrip(os.sep) + os.sep)):
+            return root
+    return entries[0].root
+
+
+def _reload_one(
+    target: Any,
+    requests: list[tuple[str, dict[str, Any]]],
+    options: dict[str, Any],
+    timeout: float,
+    as_json: bool,
+) -> int:
+    """Ask one server (which may forward to its siblings); 1 if a reload failed."""
+    from ..wire.client import LspClient, RpcError
+
+    if target.token:
+        options = {**options, "token": target.token}
+    try:
+        with LspClient(target.host, target.port, timeout=timeout) as client:
+            client.initialize(options)
+            outcomes = [client.request(method, params) for method, params in requests]
+    except RpcError as exc:
+        return _fail(exc.message)
+    except (OSError, TimeoutError, ValueError) as exc:
+        return _fail(f"cannot talk to the reload server at {target.host}:{target.port}: {exc}")
+    failed = False
+    for outcome in outcomes:
+        if as_json:
+            print(json.dumps(outcome))
+        else:
+            for line in report.compiler_lines(outcome, _shown):
+                print(line)
+        failed = failed or outcome.get("status") == "failed"
+    return 1 if failed else 0
+
+
+def _reload_each(
+    targets: list[Any],
+    requests: list[tuple[str, dict[str, Any]]],
+    options: dict[str, Any],
+    timeout: float,
+    as_json: bool,
+) -> int:
+    """Ask every process at once; print per process; 1 if any failed, 2 if any could not be asked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..wire.forwarding import ask, process_item
+
+    def one(target: Any) -> list[dict[str, Any]] | None:
+        results = []
+        for method, params in requests:
+            outcome = ask(
+                target, method, params, timeout=timeout, options=options, client_name=CLIENT_NAME
+            )
+            if outcome is None:
+                return None  # the process has exited meanwhile: no longer one of the project's
+            results.append(outcome)
+        return results
+
+    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
+        answers = list(pool.map(one, targets))
+    per_process = [(t.pid, a) for t, a in zip(targets, answers) if a is not None]
+    items = []
+    seen_notes: set[str] = set()
+    for pid, outcomes in per_process:
+        for outcome in outcomes:
+            if as_json:
+                print(json.dumps({"pid": pid, **outcome}))
+                items.append(outcome)
+                continue
+            for note in outcome.get("notes", []):
+                lines = "".join(
+                    line + "\n"
+                    for line in [
+                        report.note_line(note, _shown, nowhere="reload_server"),
+                        *report.frame_lines(note, _shown),
+                    ]
+                )
+                # The same error in every worker is one error: print it once.
+                if lines not in seen_notes:
+                    seen_notes.add(lines)
+                    sys.stdout.write(lines)
+            items.append(process_item(pid, outcome))
+    if not as_json:
+        for item in items:
+            sys.stdout.write(report.process_line(item) + "\n")
+        sys.stdout.write(f"{len(per_process)} processes: {report.tally(items)}\n")
+    statuses = {item.get("status") for item in items}
+    if "failed" in statuses:
+        return 1
+    return 2 if "error" in statuses else 0
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"reload_server: error: {message}\n")
+    return 2
+
+
+def _shown(path: str) -> str:
+    """A path as a compiler would print it: relative to the working directory when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith(os.pardir) else rel
