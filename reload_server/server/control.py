@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import atexit
 import os
-import sys
 import threading
 
 from ..core.log import log
 from ..runtime import runner_kind
-from ..wire.addresses import DEFAULT_HOST, ENV_LISTEN, ENV_TOKEN, is_loopback, parse_address
+from ..runtime.debuggers import hide_from_debuggers
+from ..wire.addresses import ENV_LISTEN, ENV_TOKEN, is_loopback, parse_address
+from . import forking
+from .forking import about_to_exec  # noqa: F401 - the launcher's fork hook imports it from here
 
 TYPE_CHECKING = False  # typing itself would cost the host milliseconds
 if TYPE_CHECKING:
@@ -34,19 +36,18 @@ class _Running:
 
     def __init__(
         self,
-        thread: threading.Thread,
+        thread: threading.Thread | None,
         address: tuple[str, int],
-        stop: Any,
         fd: int,
-        loop: Any = None,
-        options: dict[str, Any] | None = None,
+        options: dict[str, Any],
     ) -> None:
         self.thread = thread
         self.address = address
-        self.stop = stop
+        self.stop: Any = None  # set once the server thread serves
         self.listener_fd = fd
-        self.loop = loop  # the server thread's event loop
-        self.options = options or {}  # what serve() was called with, for a forked child
+        # What a forked child must disown; the server thread fills it in as it runs.
+        self.handles = forking.ServerHandles(fd)
+        self.options = options  # what serve() was called with, for a forked child
         self.pid = os.getpid()
         self.discovery_file: str | None = None
         # Set once the server thread serves (stop is then callable) or gave up.
@@ -58,7 +59,7 @@ _running: _Running | None = None
 _atexit_registered = False
 # Server state a forked child inherited from its parent.  Kept referenced for the
 # child's whole life: its objects wrap kernel resources the parent still uses, so
-# no finalizer of theirs may ever run them (see _neutralize_inherited).
+# no finalizer of theirs may ever run them (see forking.disown).
 _inherited: list[_Running] = []
 
 
@@ -136,12 +137,10 @@ def serve(
         # listen backlog.
         sock = bind(host, port)
         bound = sock.getsockname()[:2]
-        state = _Running(None, (bound[0], bound[1]), None, sock.fileno(), None, options)
+        state = _Running(None, (bound[0], bound[1]), sock.fileno(), options)
 
         def on_started(info: Any) -> None:
-            # Called on the server thread while its loop runs: remember the loop,
-            # so a forked child can disown it (see _neutralize_inherited).
-            state.loop = sys.modules["asyncio"].get_running_loop()
+            # Called on the server thread while its loop runs.
             state.stop = info.stop
             state.started.set()
 
@@ -168,7 +167,15 @@ def serve(
                 from .listener import Config
                 from .listener import run as run_listener
 
-                config = Config(host, port, token, Roots(roots), run, sock, switch_interval)
+                config = Config(
+                    token=token,
+                    roots=Roots(roots),
+                    runner=run,
+                    sock=sock,
+                    switch_interval=switch_interval,
+                    discovery_file=state.discovery_file,
+                    handles=state.handles,
+                )
                 run_listener(config, on_started, on_failed)
             except BaseException as exc:
                 if not state.started.is_set():
@@ -194,6 +201,8 @@ def serve(
             _atexit_registered = True
         # Daemon: interpreter shutdown must not wait for it before atexit stops it.
         thread = threading.Thread(target=main, name="reload_server", daemon=True)
+        # A debugger paused at a breakpoint must leave the server running: saves still reload.
+        hide_from_debuggers(thread)
         state.thread = thread
         _running = state
         go = threading.Event()
@@ -274,13 +283,8 @@ def _stop_at_exit() -> None:
 
 
 def _before_fork() -> None:
-    """Hold a fork until the server thread has finished its start-up imports.
-
-    A fork while that thread imports (pygls, the reimporter) would give the
-    child a module lock held by a thread the child does not have: the child's
-    own server would then wait on it for ever.  serve() returns before those
-    imports end, so a program that forks right after it waits here, once.
-    """
+    """Hold a fork until the server thread has finished its start-up imports (see
+    :func:`.forking.wait_for_start_up`)."""
     state = _running
     if (
         state is None
@@ -289,35 +293,19 @@ def _before_fork() -> None:
         or threading.current_thread() is state.thread
     ):
         return
-    # "before" hooks run newest first: when logging was imported after serve(),
-    # its hook has already taken logging's module lock for this thread, and the
-    # server thread's imports need that lock (every getLogger takes it).  Let go
-    # of it while waiting, rather than import logging in serve() to order the
-    # hooks: that import alone would cost the caller 6 ms.
-    lock = getattr(sys.modules.get("logging"), "_lock", None)
-    owned = getattr(lock, "_is_owned", None)
-    held = owned is not None and owned()
-    if held:
-        lock.release()
-    try:
-        state.started.wait(FORK_WAIT)
-    finally:
-        if held:
-            lock.acquire()
+    forking.wait_for_start_up(state.started, FORK_WAIT)
 
 
 def _after_fork_in_child() -> None:
     """After ``os.fork()``, in the child: disown the parent's server, then serve anew.
 
     The child has no server thread.  It must neither stop the parent's server
-    nor remove its discovery file, and every kernel object it inherited (the
-    listening socket, client connections, the loop's epoll instance and
-    self-pipe) is shared with the parent, so the child closes its own copies of
-    the descriptors and never again calls into the inherited loop.  Then it
-    starts its own server, on a free port, with its own discovery entry — unless
-    this fork is ``subprocess`` running a ``preexec_fn`` (the child is about to
-    ``exec``) or the parent's runner was an event loop (asyncio loops do not
-    survive a fork: the child calls ``serve()`` with its own loop).
+    nor remove its discovery file, nor touch the kernel objects it shares with
+    the parent (see :func:`.forking.disown`).  Then it starts its own server, on
+    a free port, with its own discovery entry — unless this fork is
+    ``subprocess`` running a ``preexec_fn`` (the child is about to ``exec``) or
+    the parent's runner was an event loop (asyncio loops do not survive a fork:
+    the child calls ``serve()`` with its own loop).
     """
     global _running, _lock
     state = _running
@@ -329,135 +317,4 @@ def _after_fork_in_child() -> None:
     if state is None:
         return
     _inherited.append(state)
-    try:
-        _neutralize_inherited(state)
-    except Exception:  # noqa: BLE001 - a fork hook must not raise; the child goes on
-        log.debug("reload server: could not disown the parent's server state", exc_info=True)
-    if about_to_exec():
-        return
-    options = dict(state.options)
-    runner = _child_runner(options.get("runner", "thread"))
-    if runner is None:
-        log.info(
-            "reload server: not serving in forked child %d (the runner was an event loop; "
-            "call serve(runner=loop) with the child's own loop)",
-            os.getpid(),
-        )
-        return
-    host = options.get("host", DEFAULT_HOST)
-    try:
-        serve(
-            (host, 0),
-            token=options.get("token"),
-            allow_remote=bool(options.get("allow_remote")),
-            roots=options.get("roots"),
-            runner=runner,
-            discovery=bool(options.get("discovery", True)),
-            switch_interval=options.get("switch_interval"),
-        )
-    except Exception as exc:  # noqa: BLE001 - the child runs on without a server
-        log.warning("reload server: forked child %d could not serve: %s", os.getpid(), exc)
-        return
-    # multiprocessing ends a forked child with os._exit(), after threading's
-    # shutdown hooks but without atexit: stop there too, so the child's
-    # discovery entry goes away with it.
-    register = getattr(threading, "_register_atexit", None)
-    if register is not None:
-        try:
-            register(_stop_at_exit)
-        except RuntimeError:
-            pass
-
-
-def _child_runner(spec: Any) -> Any:
-    """The runner a forked child serves with, or None not to serve."""
-    if isinstance(spec, str):
-        return spec
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is not None and isinstance(spec, asyncio.AbstractEventLoop):
-        return None
-    # An executor's worker threads do not exist in the child.
-    return "thread"
-
-
-def about_to_exec() -> bool:
-    """True when this fork is ``subprocess`` running a ``preexec_fn`` before ``exec``."""
-    frame = sys._getframe(1)
-    for _ in range(4):
-        if frame is None:
-            return False
-        code = frame.f_code
-        if (
-            code.co_name == "_execute_child"
-            and os.path.basename(code.co_filename) == "subprocess.py"
-        ):
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _neutralize_inherited(state: _Running) -> None:
-    """Close the child's copies of the parent's server descriptors, touching nothing shared.
-
-    Only ``close()`` of the child's own descriptors: never ``shutdown()``, never
-    ``epoll_ctl``, never a write to the self-pipe, which would all reach the
-    parent.  The loop is then marked closed, so that no finalizer of the objects
-    inherited from it (transports, stream writers) tries to unregister from the
-    shared epoll instance; its pending tasks are told not to complain when they
-    are collected.
-    """
-    import socket as socket_module
-
-    from ..core import events
-
-    # The parent's hub is subscribed to reload events; in the child it would
-    # queue callbacks on a loop no thread runs and wake the parent's loop
-    # through the shared self-pipe.  Only this thread exists now: no lock needed.
-    events._listeners = [
-        listener
-        for listener in events._listeners
-        if type(getattr(listener, "__self__", None)).__name__ != "Hub"
-    ]
-    loop = state.loop
-    if loop is None:
-        try:
-            os.close(state.listener_fd)
-        except OSError:
-            pass
-        return
-    asyncio = sys.modules["asyncio"]
-    for task in asyncio.all_tasks(loop):
-        task._log_destroy_pending = False
-    sockets: list[socket_module.socket] = []
-    selector = getattr(loop, "_selector", None)
-    if selector is not None:
-        for key in list(selector.get_map().values()):
-            for handle in key.data or ():
-                if handle is None:
-                    continue
-                owner = getattr(handle._callback, "__self__", None)
-                sock = getattr(owner, "_sock", None)
-                candidates = [sock, *handle._args]
-                sockets.extend(c for c in candidates if isinstance(c, socket_module.socket))
-    sockets.extend(
-        s
-        for s in (getattr(loop, "_ssock", None), getattr(loop, "_csock", None))
-        if isinstance(s, socket_module.socket)
-    )
-    closed_listener = False
-    for sock in sockets:
-        try:
-            closed_listener = closed_listener or sock.fileno() == state.listener_fd
-            sock.close()  # the child's descriptor only; the parent's stays open
-        except OSError:
-            pass
-    if not closed_listener:
-        try:
-            os.close(state.listener_fd)
-        except OSError:
-            pass
-    if selector is not None:
-        inner = getattr(selector, "_selector", None)
-        if inner is not None and hasattr(inner, "close"):
-            inner.close()  # the child's descriptor of the epoll instance
-    loop._closed = True
+    forking.start_over_in_child(state.handles, state.options, serve, _stop_at_exit)

@@ -15,13 +15,12 @@ import stat
 from collections.abc import Callable
 from typing import Any
 
+from ..core import report
 from ..core.events import Outcome
-from ..core.results import ERROR, INFO, WARNING, Note, ReloadError
+from ..core.results import ERROR, INFO, WARNING, Note
 
 SOURCE = "reload_server"
 SEVERITY = {ERROR: 1, WARNING: 2, INFO: 3}
-ROLLED_BACK = " (rolled back; the old code is still running)"
-NOT_APPLIED = " (not applied; the old code is still running)"
 
 
 def notes_by_file(outcome: Outcome) -> dict[str, list[Note]]:
@@ -31,27 +30,13 @@ def notes_by_file(outcome: Outcome) -> dict[str, list[Note]]:
     attempt involving a file is what its diagnostics describe, so a successful
     reload clears old errors and a failed one replaces them.  Notes without a
     file (say, "module not loaded") cannot be shown in a buffer and are left out.
+    Messages are as the user reads them (a failure says the old code still runs).
     """
-    failed = isinstance(outcome, ReloadError)
     by_file: dict[str, list[Note]] = {os.path.abspath(f): [] for f in outcome.files}
-    for note in outcome.notes:
-        if not note.file:
-            continue
-        if (
-            failed
-            and note.severity == ERROR
-            and note.kind in ("import", "check")
-            and "old code is still running" not in note.message
-        ):
-            # The user must never wonder which code runs now.
-            note = note.replace(message=note.message + still_running(outcome))
-        by_file.setdefault(os.path.abspath(note.file), []).append(note)
+    for note in report.told_notes(outcome):
+        if note.file:
+            by_file.setdefault(os.path.abspath(note.file), []).append(note)
     return by_file
-
-
-def still_running(error: ReloadError) -> str:
-    """The suffix that tells the user the app still runs its old code."""
-    return ROLLED_BACK if error.rolled_back else NOT_APPLIED
 
 
 def read_lines(path: str) -> list[str] | None:

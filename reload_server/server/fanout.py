@@ -28,15 +28,12 @@ from ..wire.forwarding import ask, combine
 log = logging.getLogger("reload_server")
 
 
-def sibling_entries() -> list[discovery.Entry]:
-    """The other live servers of this server's project (none without a discovery file).
+def sibling_entries(own: str | None) -> list[discovery.Entry]:
+    """The other live servers next to the discovery file ``own`` (none when it is None).
 
     Called on the server's loop before each reload: one directory listing when
     this process is the only one there, which is the common case.
     """
-    from . import control
-
-    own = control.discovery_file()
     if own is None:
         return []
     try:

@@ -1,9 +1,11 @@
 """The server's features: ``reloadPath``, ``reloadStale``, their ``executeCommand``
-twins, and reload-on-save.
+twins, the code actions that run those commands, and reload-on-save.
 
 Params arrive as plain JSON and are checked here, so a client gets
 ``InvalidParams`` saying what is wrong rather than an internal error.  Paths are
 mapped from the client's side to the app's before use and back in results.
+Each handler takes the :class:`Client` that asked (a session, or anything with
+the same few attributes), so features work without a live server.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMethodNotFound
@@ -20,25 +22,35 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMeth
 from ..wire import forwarding
 from ..wire.codes import INTERNAL_ERROR, REQUEST_CANCELLED
 from . import fanout
+from .errors import PathNotAllowed
+from .paths import PathMapper
 from .reloads import reload_path_job, reload_stale_job
-
-if TYPE_CHECKING:
-    from .session import Session
+from .state import ServerState
 
 log = logging.getLogger("reload_server")
 
 REQUESTS = ("reloadPath", "reloadStale")
+# Source actions: never offered as quick fixes, listed by every client's code-action menu.
+RELOAD_MODULE = "source.reloadModule"
+RELOAD_STALE = "source.reloadStale"
+CODE_ACTION_KINDS = (RELOAD_MODULE, RELOAD_STALE)
 
 
-def register(session: Session) -> None:
-    """Register the notification handlers on one session (requests go through handle_request)."""
+class Client(Protocol):
+    """What a feature needs of the client that asked (a :class:`~.session.Session`)."""
 
-    @session.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def _did_save(params: types.DidSaveTextDocumentParams) -> None:
-        did_save(session, params.text_document.uri)
+    state: ServerState
+    mapper: PathMapper
+    reload_on_save: bool
+
+    def send_result(self, msg_id: int | str, result: Any) -> None: ...
+
+    def send_error(self, msg_id: int | str | None, code: int, message: str) -> None: ...
+
+    def log_message(self, text: str, kind: types.MessageType = types.MessageType.Info) -> None: ...
 
 
-def handle_request(session: Session, method: str, msg_id: int | str, params: Any) -> None:
+def handle_request(session: Client, method: str, msg_id: int | str, params: Any) -> None:
     """Answer ``reloadPath`` or ``reloadStale``: at once when the reload finishes
     quickly, else when it does; bad params get the JSON-RPC error."""
     try:
@@ -117,7 +129,7 @@ def parse_forwarded(params: Any) -> bool:
         raise JsonRpcInvalidParams(str(exc)) from None
 
 
-def _to_app(session: Session, value: str) -> str:
+def _to_app(session: Client, value: str) -> str:
     try:
         path = session.mapper.to_app(value)
         # A path the OS cannot take (a NUL byte, a lone surrogate) is bad params, not a server bug.
@@ -131,16 +143,14 @@ def _to_app(session: Session, value: str) -> str:
     return path
 
 
-def _check_allowed(session: Session, path: str, shown: str) -> None:
-    if not session.hub.roots.allows(path):
-        from .session import PathNotAllowed
-
-        roots = ", ".join(session.mapper.to_client(r) for r in session.hub.roots.paths)
+def _check_allowed(session: Client, path: str, shown: str) -> None:
+    if not session.state.roots.allows(path):
+        roots = ", ".join(session.mapper.to_client(r) for r in session.state.roots.paths)
         raise PathNotAllowed(f"PathNotAllowed: {shown} is outside the server's roots ({roots})")
 
 
 def reload_path(
-    session: Session, value: str, force: bool = False, *, everywhere: bool = True
+    session: Client, value: str, force: bool = False, *, everywhere: bool = True
 ) -> dict[str, Any] | asyncio.Future[dict[str, Any]]:
     """Reload the loaded module(s) of one file, here and (``everywhere``) in every sibling
     process of the project; the ReloadOutcome in the client's paths, or a future for it."""
@@ -150,13 +160,14 @@ def reload_path(
     def done(outcome: dict[str, Any]) -> dict[str, Any]:
         if outcome["status"] == "unchanged":
             # The file on disk is the code that runs: errors from an earlier attempt are stale.
-            session.hub.clear(path)
+            session.state.clear(path)
         return session.mapper.outcome(outcome)
 
-    siblings = fanout.sibling_entries() if everywhere else []
+    siblings = fanout.sibling_entries(session.state.discovery_file) if everywhere else []
     # With siblings to ask, the loop must not wait for the local reload first.
     local = _then(
-        session.hub.reload(reload_path_job(path, force), inline=not siblings, key=path), done
+        session.state.reloads.run(reload_path_job(path, force), answer_now=not siblings, key=path),
+        done,
     )
     if not siblings:
         return local
@@ -172,11 +183,11 @@ def reload_path(
 
 
 def reload_stale(
-    session: Session, root: str | None, *, everywhere: bool = True
+    session: Client, root: str | None, *, everywhere: bool = True
 ) -> dict[str, Any] | asyncio.Future[dict[str, Any]]:
     """Reload every loaded module changed on disk (under ``root``), here and
     (``everywhere``) in every sibling process; the ReloadOutcome, or a future for it."""
-    hub = session.hub
+    state = session.state
     params: dict[str, Any] = {}
     if root is not None:
         app_root = _to_app(session, root)
@@ -184,10 +195,12 @@ def reload_stale(
         roots: list[str] | None = [app_root]
         params["root"] = app_root
     else:
-        roots = list(hub.roots.paths) or None
-    siblings = fanout.sibling_entries() if everywhere else []
+        roots = list(state.roots.paths) or None
+    siblings = fanout.sibling_entries(state.discovery_file) if everywhere else []
     local = _then(
-        hub.reload(reload_stale_job(roots), inline=not siblings, key=("stale", tuple(roots or ()))),
+        state.reloads.run(
+            reload_stale_job(roots), answer_now=not siblings, key=("stale", tuple(roots or ()))
+        ),
         session.mapper.outcome,
     )
     if not siblings:
@@ -213,7 +226,50 @@ def _then(
     return asyncio.ensure_future(later())
 
 
-async def execute_command(session: Session, command: str, arguments: Any) -> dict[str, Any]:
+def code_actions(
+    session: Client, uri: str, only: Sequence[str] | None = None
+) -> list[types.CodeAction]:
+    """``textDocument/codeAction``: for a Python file under the roots, the two reloads as
+    actions running the ``executeCommand`` commands, the one trigger every client can run.
+
+    ``only`` (the request's ``context.only``) keeps the kinds it names and their
+    sub-kinds: ``source`` keeps both.
+    """
+    try:
+        path = _to_app(session, uri)
+    except JsonRpcInvalidParams:
+        return []
+    if not path.endswith(".py") or not session.state.roots.allows(path):
+        return []
+    name = os.path.basename(path)
+    actions = [
+        types.CodeAction(
+            title=f"Reload {name} in the running app",
+            kind=RELOAD_MODULE,
+            # The client's own URI: the command maps it to the app's path as a request would.
+            command=types.Command(
+                title=f"Reload {name}", command="reload_server.reloadPath", arguments=[uri]
+            ),
+        ),
+        types.CodeAction(
+            title="Reload every changed module in the running app",
+            kind=RELOAD_STALE,
+            command=types.Command(
+                title="Reload changed modules", command="reload_server.reloadStale", arguments=[]
+            ),
+        ),
+    ]
+    if only is None:
+        return actions
+    asked = [str(getattr(kind, "value", kind)) for kind in only]
+    return [
+        action
+        for action in actions
+        if any(action.kind == kind or str(action.kind).startswith(kind + ".") for kind in asked)
+    ]
+
+
+async def execute_command(session: Client, command: str, arguments: Any) -> dict[str, Any]:
     """``workspace/executeCommand`` for ``reload_server.reloadPath`` / ``reload_server.reloadStale``."""
     args = list(arguments or [])
     if command == "reload_server.reloadPath":
@@ -235,7 +291,7 @@ async def execute_command(session: Session, command: str, arguments: Any) -> dic
     raise JsonRpcMethodNotFound(f"Method Not Found: unknown command {command!r}")
 
 
-def did_save(session: Session, uri: str) -> None:
+def did_save(session: Client, uri: str) -> None:
     """Reload on save, for clients that asked for it; results go out as notifications."""
     if not session.reload_on_save:
         return
@@ -246,13 +302,13 @@ def did_save(session: Session, uri: str) -> None:
         return
     if not path.endswith(".py"):
         return
-    if not session.hub.roots.allows(path):
+    if not session.state.roots.allows(path):
         session.log_message(
             f"{session.mapper.to_client(path)} is outside the server's roots; not reloaded"
         )
         return
     # The sibling processes of the project reload the file too, at the same time.
-    siblings = fanout.sibling_entries()
+    siblings = fanout.sibling_entries(session.state.discovery_file)
     remote = (
         asyncio.ensure_future(
             fanout.forward(siblings, "reloadPath", {"path": path, "force": False})
@@ -260,7 +316,7 @@ def did_save(session: Session, uri: str) -> None:
         if siblings
         else None
     )
-    local = session.hub.reload(reload_path_job(path), inline=remote is None, key=path)
+    local = session.state.reloads.run(reload_path_job(path), answer_now=remote is None, key=path)
     if isinstance(local, dict) and remote is None:
         _saved(session, path, local, [])
         return
@@ -274,15 +330,15 @@ def did_save(session: Session, uri: str) -> None:
 
 
 def _saved(
-    session: Session,
+    session: Client,
     path: str,
     outcome: dict[str, Any],
     siblings: list[tuple[int, dict[str, Any] | None]],
 ) -> None:
     if outcome["status"] == "unchanged":
-        session.hub.clear(path)
+        session.state.clear(path)
     if outcome["status"] in ("unchanged", "not_loaded"):
-        # Reloads that happened are logged to everyone by the hub; these did not.
+        # Reloads that happened are logged to everyone by the shared state; these did not.
         session.log_message(session.mapper.outcome(outcome)["message"], types.MessageType.Log)
     for pid, other in siblings:
         if other is not None and other["status"] in ("reloaded", "failed", "error"):

@@ -1,4 +1,4 @@
-"""The server thread's event loop: bind, accept connections, stop.
+"""The server thread's event loop: accept connections on the socket ``serve()`` bound, stop.
 
 pygls's ``start_tcp`` is made for a server that is its own process (it blocks in
 ``asyncio.run``, shares one protocol between all connections and shuts down when
@@ -25,10 +25,12 @@ from ..core.targets import index_modules
 from ..runtime.runners import Runner
 from ..wire.codes import PARSE_ERROR
 from ..wire.framing import FrameError, FrameReader
-from .binding import adopt, bind
-from .hub import Hub
+from .binding import adopt
+from .forking import ServerHandles
 from .paths import Roots
-from .session import Session, quiet_pygls
+from .pygls_compat import quiet_pygls
+from .session import Session
+from .state import ServerState
 
 log = logging.getLogger("reload_server")
 
@@ -42,24 +44,24 @@ READ_SIZE = 256 * 1024
 class Config:
     """What ``serve()`` was asked for, checked on the caller's thread."""
 
-    host: str
-    port: int
     token: str | None
     roots: Roots
     runner: Runner
     # Bound by serve() on the caller's thread, so it can return the port at once.
-    sock: socket.socket | None = None
+    sock: socket.socket
     # The GIL switch interval while clients are connected (None: never changed).
     switch_interval: float | None = None
+    # This server's discovery entry (None: discovery=False, or it could not be written).
+    discovery_file: str | None = None
+    # Filled in as the server runs: what a forked child must disown.
+    handles: ServerHandles | None = None
 
 
 class Started:
-    """What the thread hands back to ``serve()``: the address, and a way to stop."""
+    """What the thread hands back to ``serve()``: a way to stop."""
 
-    def __init__(self, address: tuple[str, int], stop: Callable[[], None], fd: int) -> None:
-        self.address = address
-        self.stop = stop
-        self.fd = fd  # the listening socket, for a forked child to close
+    def __init__(self, stop: Callable[[], None]) -> None:
+        self.stop = stop  # thread-safe
 
 
 def app_info() -> dict[str, Any]:
@@ -85,23 +87,32 @@ async def _main(
     stopping = asyncio.Event()
     try:
         quiet_pygls()
-        sock = adopt(config.sock if config.sock is not None else bind(config.host, config.port))
+        sock = adopt(config.sock)
+        handles = config.handles if config.handles is not None else ServerHandles(sock.fileno())
+        handles.loop = loop
+        handles.listener = sock
         # Baselines for "changed on disk since loaded", taken before any client
         # can ask, so an edit made after serve() returns is always seen.
         staleness.snapshot()
-        hub = Hub(
-            loop, config.runner, config.roots, config.token, app_info(), config.switch_interval
+        state = ServerState(
+            loop,
+            config.runner,
+            config.roots,
+            config.token,
+            app_info(),
+            config.switch_interval,
+            config.discovery_file,
         )
         connections: set[Connection] = set()
 
         def on_connect() -> Connection:
-            connection = Connection(hub)
+            connection = Connection(state, handles)
             connections.add(connection)
             connection.closed.add_done_callback(lambda _: connections.discard(connection))
             return connection
 
         server = await loop.create_server(on_connect, sock=sock)
-        hub.start()
+        state.start()
         index_modules()  # after the server's own imports: the first look-up by file is instant
     except BaseException as exc:
         config.runner.close()
@@ -109,18 +120,15 @@ async def _main(
         return
     address = sock.getsockname()[:2]
     log.info("reload server listening on %s:%s", address[0], address[1])
-    started(
-        Started(
-            (address[0], address[1]), lambda: loop.call_soon_threadsafe(stopping.set), sock.fileno()
-        )
-    )
+    started(Started(lambda: loop.call_soon_threadsafe(stopping.set)))
 
     await stopping.wait()
 
     server.close()
-    hub.close()
-    for session in list(hub.sessions):
-        session.close()
+    state.close()
+    for connection in list(connections):
+        if connection.session is not None:
+            connection.session.close()
     if connections:
         _, pending = await asyncio.wait([c.closed for c in connections], timeout=CLOSE_GRACE)
         if pending:
@@ -141,15 +149,18 @@ class Connection(asyncio.BufferedProtocol):
 
     A protocol rather than streams: every complete message is handled in the
     call that received it, and what it sends leaves in one write (see
-    :meth:`Hub.corked`), with no task switch in between.  Each turn of the loop
-    and each system call costs the server's thread a wait for the GIL when app
-    threads keep the CPU busy, so threads switch fast (:meth:`Hub.hurry`) from
-    before the read until the reply is written; a buffered protocol is told
-    before the read.
+    :meth:`ServerState.corked`), with no task switch in between.  Each turn of
+    the loop and each system call costs the server's thread a wait for the GIL
+    when app threads keep the CPU busy, so threads switch fast
+    (:meth:`SwitchInterval.message_coming`) from before the read until the
+    reply is ready; a buffered protocol is told before the read.  The app's
+    interval is back before the reply is written, so a client that has read
+    its reply finds the app as it was.
     """
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, state: ServerState, handles: ServerHandles) -> None:
+        self.state = state
+        self.handles = handles
         self.reader = FrameReader()
         self.session: Session | None = None
         self.peer = "?"
@@ -157,56 +168,65 @@ class Connection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self._buffer = bytearray(READ_SIZE)
         self._view = memoryview(self._buffer)
-        self._calm_later: asyncio.TimerHandle | None = None
+        self._restore_later: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.handles.connections.add(transport)
         peername = transport.get_extra_info("peername")
         self.peer = f"{peername[0]}:{peername[1]}" if peername else "?"
-        self.session = Session(self.hub, transport, self.peer)
-        self.hub.attach(self.session)
+        self.session = Session(self.state, transport, self.peer)
+        self.state.attach(self.session)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        self.hub.hurry()
-        if self._calm_later is None:
-            # Should the read find nothing after all (no buffer_updated), calm down anyway.
-            self._calm_later = self.hub.loop.call_later(0.05, self._calm)
+        self.state.switching.message_coming()
+        if self._restore_later is None:
+            # Should the read find nothing after all (no buffer_updated), restore anyway.
+            self._restore_later = self.state.loop.call_later(0.05, self._message_handled)
         return self._view
 
-    def _calm(self) -> None:
-        if self._calm_later is not None:
-            self._calm_later.cancel()
-            self._calm_later = None
-        self.hub.calm()
+    def _message_handled(self) -> None:
+        if self._restore_later is not None:
+            self._restore_later.cancel()
+            self._restore_later = None
+        self.state.switching.message_handled()
 
     def buffer_updated(self, nbytes: int) -> None:
         try:
             self.data_received(bytes(self._view[:nbytes]))
         finally:
-            self._calm()
+            self._message_handled()  # only if data_received did not get that far
 
     def data_received(self, data: bytes) -> None:
+        with self.state.corked():
+            try:
+                self._handle(data)
+            finally:
+                # Before the corked replies are written, not after: a client that
+                # has its reply must find the app's switch interval back.
+                self._message_handled()
+
+    def _handle(self, data: bytes) -> None:
         session = self.session
         assert session is not None
         bodies = self.reader.feed(data)
-        with self.hub.corked():
-            for body in bodies:
-                if session.writer.closed:
-                    return
-                try:
-                    session.receive(body)
-                except Exception:
-                    # A bug of ours must cost at most this message, never the connection or the app.
-                    log.exception("reload server: error handling a message from %s", self.peer)
-            if self.reader.error is not None and not session.writer.closed:
-                session.send_error(
-                    None, PARSE_ERROR, f"Parse error: {self.reader.error}; closing the connection"
-                )
-                session.close()
+        for body in bodies:
+            if session.writer.closed:
+                return
+            try:
+                session.receive(body)
+            except Exception:
+                # A bug of ours must cost at most this message, never the connection or the app.
+                log.exception("reload server: error handling a message from %s", self.peer)
+        if self.reader.error is not None and not session.writer.closed:
+            session.send_error(
+                None, PARSE_ERROR, f"Parse error: {self.reader.error}; closing the connection"
+            )
+            session.close()
 
     def eof_received(self) -> bool:
-        self._calm()
+        self._message_handled()
         try:
             self.reader.close()
         except FrameError as exc:
@@ -214,15 +234,17 @@ class Connection(asyncio.BufferedProtocol):
         return False  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._calm()
+        self._message_handled()
+        if self.transport is not None:
+            self.handles.connections.discard(self.transport)
         if exc is not None:
             log.debug("connection %s lost: %s", self.peer, exc)
         session = self.session
         if session is not None:
-            self.hub.detach(session)
+            self.state.detach(session)
             session.close()
             if session.initialized:
                 log.info("client %s disconnected", session.client_name)
-                self.hub.broadcast_status()
+                self.state.broadcast_status()
         if not self.closed.done():
             self.closed.set_result(None)

@@ -1,4 +1,4 @@
-"""Paths on the wire: ``file://`` URIs, client ↔ app path mappings, and roots.
+"""Paths on the wire: client ↔ app path mappings, and roots.
 
 An editor and the app may not see a file under the same path (the app runs in a
 container, or on another machine with the sources synced).  As in debugpy, a
@@ -6,44 +6,18 @@ client sends ``pathMappings``: ``[{"localRoot": ..., "remoteRoot": ...}]`` where
 *local* is the editor's side and *remote* the app's.  Request paths are mapped
 local → remote before use; every path the server sends is mapped remote → local.
 
-Stdlib only: the command-line client uses the URI helpers too.
+``file://`` URIs are read and written by :mod:`reload_server.core.uris`, the
+one parser of the package.  Stdlib only.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
 
-_DRIVE = re.compile(r"^[A-Za-z]:([\\/]|$)")
-
-
-def _windows_style(path: str) -> bool:
-    return bool(_DRIVE.match(path)) or ("\\" in path and "/" not in path)
-
-
-def uri_to_path(uri: str) -> str:
-    """The file-system path of a ``file://`` URI (Windows drive URIs included)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        raise ValueError(f"not a file URI: {uri!r}")
-    path = unquote(parsed.path)
-    if parsed.netloc and parsed.netloc != "localhost":
-        # UNC path: file://server/share/x -> //server/share/x
-        return f"//{parsed.netloc}{path}"
-    if re.match(r"^/[A-Za-z]:", path):
-        return path[1:]
-    return path
-
-
-def path_to_uri(path: str) -> str:
-    """A ``file://`` URI for an absolute path (POSIX or Windows style)."""
-    if _windows_style(path):
-        return "file:///" + quote(path.replace("\\", "/"), safe="/:")
-    return "file://" + quote(path, safe="/")
+from ..core.uris import is_windows_path, path_to_uri, uri_to_path
 
 
 def as_path(value: str) -> str:
@@ -90,7 +64,7 @@ def _rebase(path: str, src: str, dst: str) -> str | None:
     A Windows-style ``src`` compares case-insensitively and with either slash,
     since an editor on Windows may send ``C:\\x`` in one place and ``c:/x`` in a URI.
     """
-    win_src = _windows_style(src)
+    win_src = is_windows_path(src)
     if win_src:
         cmp_path, cmp_src = path.replace("\\", "/").lower(), _strip(src).replace("\\", "/").lower()
         path = path.replace("\\", "/")
@@ -105,18 +79,16 @@ def _rebase(path: str, src: str, dst: str) -> str | None:
     dst_s = _strip(dst)
     if not rest:
         return dst_s
-    sep = "\\" if _windows_style(dst) else "/"
+    sep = "\\" if is_windows_path(dst) else "/"
     return dst_s.rstrip("/\\") + sep + sep.join(rest.split("/"))
 
 
 class PathMapper:
     """Maps paths between one client's view and the app's, longest root first."""
 
-    def __init__(self, mappings: Iterable[Mapping] = (), cwd: str | None = None) -> None:
+    def __init__(self, mappings: Iterable[Mapping] = ()) -> None:
         self.mappings = sorted(mappings, key=lambda m: len(m.local), reverse=True)
         self._by_remote = sorted(self.mappings, key=lambda m: len(m.remote), reverse=True)
-        # None: relative paths are relative to the app's working directory at request time.
-        self.cwd = cwd
 
     def to_app(self, value: str) -> str:
         """A path or URI from the client → an absolute, normalized path in the app."""
@@ -128,7 +100,8 @@ class PathMapper:
                 break
         if os.path.isabs(path):
             return os.path.normpath(path)
-        return os.path.normpath(os.path.join(self.cwd or os.getcwd(), path))
+        # Relative to the app's working directory at request time.
+        return os.path.normpath(os.path.join(os.getcwd(), path))
 
     def to_client(self, path: str) -> str:
         """An absolute app path → the client's path for the same file."""
@@ -171,9 +144,6 @@ class Roots:
     def __init__(self, roots: Iterable[str | os.PathLike[str]] | None) -> None:
         self.paths: tuple[str, ...] = tuple(os.path.abspath(os.fspath(r)) for r in (roots or ()))
         self._real = tuple(os.path.realpath(r) for r in self.paths)
-
-    def __bool__(self) -> bool:
-        return bool(self.paths)
 
     def allows(self, path: str) -> bool:
         """True if the file ``path`` really is (symlinks resolved) under one of the roots.

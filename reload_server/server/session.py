@@ -19,7 +19,6 @@ import json
 import logging
 from typing import Any
 
-import attrs
 from cattrs.errors import ClassValidationError
 from lsprotocol import types
 from pygls.exceptions import (
@@ -27,27 +26,26 @@ from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInternalError,
     JsonRpcInvalidParams,
-    JsonRpcMethodNotFound,
 )
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
-from pygls.workspace import Workspace
 
+from ..core import report
 from ..version import __version__
 from ..wire.codes import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
-    PATH_NOT_ALLOWED,
     SERVER_NOT_INITIALIZED,
-    UNAUTHORIZED,
 )
 from ..wire.framing import encode
 from . import features
 from .diagnostics import publish_params
-from .hub import Hub
+from .errors import Unauthorized
 from .paths import PathMapper, parse_mappings
+from .pygls_compat import RawRequest, set_workspace
+from .state import ServerState
 
 log = logging.getLogger("reload_server")
 
@@ -57,26 +55,11 @@ log = logging.getLogger("reload_server")
 MAX_WRITE_BUFFER = 32 * 1024 * 1024
 
 COMMANDS = ("reload_server.reloadPath", "reload_server.reloadStale")
-
-
-class Unauthorized(JsonRpcException):
-    CODE = UNAUTHORIZED
-    MESSAGE = "Unauthorized"
-
-
-class PathNotAllowed(JsonRpcException):
-    CODE = PATH_NOT_ALLOWED
-    MESSAGE = "PathNotAllowed"
-
-
-@attrs.define
-class RawRequest:
-    """A request whose params reach the handler as plain JSON (pygls would make namedtuples)."""
-
-    id: int | str
-    method: str
-    jsonrpc: str
-    params: Any = None
+# initializationOptions.notify: which reloads this client is told of in a window/showMessage.
+NOTIFY = ("errors", "all", "off")
+# Plain clients (eglot, say) show log lines nowhere the user looks, nor reloadServer/status:
+# a pop-up is the only way their users learn that a save did not reload.
+DEFAULT_NOTIFY = "errors"
 
 
 class ConnectionWriter:
@@ -135,7 +118,9 @@ class ConnectionWriter:
 class ReloadProtocol(LanguageServerProtocol):
     """pygls's LSP protocol with the lifecycle of a server living inside an app."""
 
-    _server: Session
+    def __init__(self, server: Session, converter: Any) -> None:
+        self.session = server
+        super().__init__(server, converter)
 
     def get_message_type(self, method: str) -> Any:
         if method in features.REQUESTS:
@@ -144,30 +129,21 @@ class ReloadProtocol(LanguageServerProtocol):
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> dict[str, Any]:
-        session = self._server
+        session = self.session
         result = session.initialize(params)
         self.client_capabilities = params.capabilities
-        # Kept so pygls's own handlers (workspace folders) keep working; the
-        # server itself never reads it, so an odd rootUri must not fail initialize.
-        try:
-            self._workspace = Workspace(
-                params.root_uri or None,
-                types.TextDocumentSyncKind.None_,
-                params.workspace_folders or [],
-            )
-        except Exception:  # noqa: BLE001
-            log.debug("unusable rootUri/workspaceFolders from %s", session.peer, exc_info=True)
-            self._workspace = Workspace(None, types.TextDocumentSyncKind.None_, [])
+        # Kept so pygls's own handlers (workspace folders) keep working.
+        set_workspace(self, params, session.peer)
         return result
 
     @lsp_method(types.INITIALIZED)
     def lsp_initialized(self, *args: Any) -> None:
-        self._server.on_initialized()
+        self.session.on_initialized()
 
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> None:
         # Never sys.exit(): this connection ends, the app and other clients go on.
-        self._server.close()
+        self.session.close()
 
     # Editors must not stream buffers into the app: accept these, keep nothing.
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
@@ -184,20 +160,20 @@ class ReloadProtocol(LanguageServerProtocol):
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     async def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
-        return await features.execute_command(self._server, params.command, params.arguments)
+        return await features.execute_command(self.session, params.command, params.arguments)
 
 
 class Session(LanguageServer):
     """One client connection: its lifecycle state, its path mappings, its options."""
 
-    def __init__(self, hub: Hub, transport: asyncio.WriteTransport, peer: str) -> None:
+    def __init__(self, state: ServerState, transport: asyncio.WriteTransport, peer: str) -> None:
         super().__init__(
             name="reload_server",
             version=__version__,
             text_document_sync_kind=types.TextDocumentSyncKind.None_,
             protocol_cls=ReloadProtocol,
         )
-        self.hub = hub
+        self.state = state
         self.peer = peer
         self.writer = ConnectionWriter(transport, peer)
         self.protocol.set_writer(self.writer)
@@ -205,9 +181,22 @@ class Session(LanguageServer):
         self.ready = False  # initialized received: gets broadcasts
         self.client_name = peer
         self.reload_on_save = False
+        self.notify_level = DEFAULT_NOTIFY
         self.mapper = PathMapper()
+        self.shut_down = False  # shutdown answered: only exit is accepted now
         self._close_after_reply = False
-        features.register(self)
+
+        @self.feature(types.SHUTDOWN)
+        def _shutdown(params: Any) -> None:
+            self.shut_down = True
+
+        @self.feature(types.TEXT_DOCUMENT_DID_SAVE)
+        def _did_save(params: types.DidSaveTextDocumentParams) -> None:
+            features.did_save(self, params.text_document.uri)
+
+        @self.feature(types.TEXT_DOCUMENT_CODE_ACTION)
+        def _code_action(params: types.CodeActionParams) -> list[types.CodeAction]:
+            return features.code_actions(self, params.text_document.uri, params.context.only)
 
     # -- incoming --------------------------------------------------------------
 
@@ -261,7 +250,7 @@ class Session(LanguageServer):
                     msg_id, INVALID_REQUEST, "Invalid Request: initialize was already sent"
                 )
             return
-        if self.protocol._shutdown:
+        if self.shut_down:
             if is_request:
                 self.send_error(
                     msg_id,
@@ -277,9 +266,7 @@ class Session(LanguageServer):
         except JsonRpcException as exc:
             if is_request:
                 method = data["method"]
-                try:
-                    self.protocol._get_handler(method)
-                except JsonRpcMethodNotFound:
+                if not self._handles(method):
                     # pygls cannot even read an unknown request without params.
                     self.send_error(data["id"], METHOD_NOT_FOUND, f"Method Not Found: {method!r}")
                     return
@@ -306,13 +293,19 @@ class Session(LanguageServer):
             )
             return
         if is_request and data["method"] in features.REQUESTS:
-            # Answered here, in this turn of the loop when the reload is quick;
-            # pygls would make every request a task of its own.
+            # Answered here, in this turn of the loop when the reload is quick, or
+            # later when it is not.  pygls answers a request either at once (a plain
+            # handler) or from a task of its own (a coroutine), never "at once if
+            # possible", and every extra turn of the loop costs a wait for the GIL.
             features.handle_request(self, data["method"], data["id"], message.params)
         else:
             self.protocol.handle_message(message)
         if self._close_after_reply:
             self.close()
+
+    def _handles(self, method: str) -> bool:
+        fm = self.protocol.fm
+        return method in fm.builtin_features or method in fm.features
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -323,10 +316,10 @@ class Session(LanguageServer):
             options = {}
         if not isinstance(options, dict):
             raise JsonRpcInvalidParams("initializationOptions must be an object")
-        if self.hub.token is not None:
+        if self.state.token is not None:
             given = options.get("token")
             if not isinstance(given, str) or not hmac.compare_digest(
-                given.encode("utf-8"), self.hub.token.encode("utf-8")
+                given.encode("utf-8"), self.state.token.encode("utf-8")
             ):
                 self._close_after_reply = True
                 reason = "missing access token" if given is None else "wrong access token"
@@ -337,6 +330,11 @@ class Session(LanguageServer):
         reload_on_save = options.get("reloadOnSave", False)
         if not isinstance(reload_on_save, bool):
             raise JsonRpcInvalidParams("initializationOptions.reloadOnSave must be a boolean")
+        notify_level = options.get("notify", DEFAULT_NOTIFY)
+        if notify_level not in NOTIFY:
+            raise JsonRpcInvalidParams(
+                'initializationOptions.notify must be "errors", "all" or "off"'
+            )
         try:
             mappings = parse_mappings(options.get("pathMappings"))
         except ValueError as exc:
@@ -346,6 +344,7 @@ class Session(LanguageServer):
             name = params.client_info.name if params.client_info else self.peer
         self.client_name = f"{name} ({self.peer})"
         self.reload_on_save = reload_on_save
+        self.notify_level = notify_level
         self.mapper = PathMapper(mappings)
         self.initialized = True
         log.info("client %s connected", self.client_name)
@@ -357,8 +356,9 @@ class Session(LanguageServer):
                     "save": {"includeText": False},
                 },
                 "executeCommandProvider": {"commands": list(COMMANDS)},
+                "codeActionProvider": {"codeActionKinds": list(features.CODE_ACTION_KINDS)},
                 "experimental": {
-                    "reloadServer": {"protocolVersion": 1, "app": dict(self.hub.app)},
+                    "reloadServer": {"protocolVersion": 1, "app": dict(self.state.app)},
                 },
             },
             "serverInfo": {"name": "reload_server", "version": __version__},
@@ -366,9 +366,9 @@ class Session(LanguageServer):
 
     def on_initialized(self) -> None:
         self.ready = True
-        self.send_status(self.hub.status())
+        self.send_status(self.state.status())
         # A client connecting after a failed reload sees its errors at once.
-        self.publish(self.hub.diagnostics)
+        self.publish(self.state.shown_all())
 
     def close(self) -> None:
         """End this connection only."""
@@ -395,15 +395,16 @@ class Session(LanguageServer):
             self.notify(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
 
     def log_outcome(self, outcome: dict[str, Any]) -> None:
-        """One ``window/logMessage`` line for a reload."""
+        """One ``window/logMessage`` line for a reload, and a ``window/showMessage``
+        when this client's ``notify`` asks for one."""
         failed = outcome["status"] == "failed"
-        text = outcome["message"]
-        located = next(
-            (n for n in outcome.get("notes", []) if n.get("file") and n.get("line")), None
-        )
-        if failed and located:
-            text += f" [{self.mapper.to_client(located['file'])}:{located['line']}]"
-        self.log_message(text, types.MessageType.Error if failed else types.MessageType.Info)
+        kind = types.MessageType.Error if failed else types.MessageType.Info
+        self.log_message(report.log_line(outcome, self.mapper.to_client), kind)
+        if self.notify_level == "all" or (failed and self.notify_level == "errors"):
+            text = report.notice_line(outcome, self.mapper.to_client)
+            self.notify(
+                types.WINDOW_SHOW_MESSAGE, {"type": int(kind), "message": f"reload_server: {text}"}
+            )
 
     def log_message(self, text: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.notify(
@@ -441,26 +442,3 @@ def _validation_message(error: ClassValidationError) -> str:
         return "; ".join(transform_error(error))
     except Exception:  # noqa: BLE001 - a worse message is still a message
         return str(error)
-
-
-class QuietJsonRpcErrors:
-    """A logging filter: errors meant for a client are replies, not tracebacks in the app's log."""
-
-    def filter(self, record: Any) -> bool:
-        if isinstance(record.msg, str) and record.msg.startswith("Unable to deserialize message"):
-            # Params of the wrong shape: Session._dispatch answers the client with -32602.
-            return False
-        exc = record.exc_info[1] if record.exc_info else None
-        return not (isinstance(exc, JsonRpcException) and not isinstance(exc, JsonRpcInternalError))
-
-
-def quiet_pygls() -> None:
-    """Keep pygls from writing every message it sends into the host's log."""
-    pygls_log = logging.getLogger("pygls")
-    if pygls_log.level == logging.NOTSET:
-        # The host did not configure pygls: its INFO (every message sent) and
-        # WARNING (every unknown notification) lines are noise in an app's log.
-        pygls_log.setLevel(logging.ERROR)
-    rpc_log = logging.getLogger("pygls.protocol.json_rpc")
-    if not any(isinstance(f, QuietJsonRpcErrors) for f in rpc_log.filters):
-        rpc_log.addFilter(QuietJsonRpcErrors())

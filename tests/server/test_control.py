@@ -10,7 +10,10 @@ import subprocess
 import textwrap
 
 import pytest
-from support.server_support import GREETING, GREETING_V2, PYTHON, TIMEOUT, child_env
+from support.apps import child_env
+from support.paths import PYTHON
+from support.sources import GREETING, GREETING_V2
+from support.waits import TIMEOUT
 
 from reload_server.wire.client import LspClient, RpcError
 
@@ -30,6 +33,9 @@ def test_stop_joins_the_thread_and_frees_the_port(make_app):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((host, port), timeout=5).close()
     with socket.socket() as sock:
+        # A closed connection may linger in TIME_WAIT (the server closes first on
+        # exit); SO_REUSEADDR still refuses the bind while anything listens there.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))  # nobody holds the port any more
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.server_support import GREETING
+from support.sources import GREETING
 
 from reload_server.wire.client import LspClient, RpcError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
-from support.server_support import GREETING, GREETING_V2
+from support.sources import GREETING, GREETING_V2
 
 
 @pytest.fixture(scope="module")

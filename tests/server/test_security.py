@@ -6,7 +6,7 @@ import os
 
 import pytest
 from pygls.exceptions import JsonRpcException
-from support.server_support import GREETING, GREETING_V2
+from support.sources import GREETING, GREETING_V2
 
 from reload_server.wire.client import LspClient, RpcError
 
