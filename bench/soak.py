@@ -43,11 +43,14 @@ def _load(name: str, path: Path) -> Any:
 
 
 def _support() -> Any:
-    sys.path.insert(0, str(REPO / "tests"))
-    from support import reliability_support, server_support
+    """The test support the soak drives its app with: the app harness, the raw client, writes."""
+    if str(REPO / "tests") not in sys.path:
+        sys.path.insert(0, str(REPO / "tests"))
+    from support.apps import AppFactory
+    from support.raw import Raw
+    from support.sources import write_source
 
-    # One namespace with both: the app harness and the raw-socket helpers.
-    return types.SimpleNamespace(**{**vars(server_support), **vars(reliability_support)})
+    return types.SimpleNamespace(AppFactory=AppFactory, Raw=Raw, write_source=write_source)
 
 
 SOAKED = """\

@@ -1,45 +1,112 @@
-"""Suite-wide rules and the shared ``project`` fixture.
+"""Suite-wide rules and the shared fixtures (``project``, ``make_app``, ``shared_app_factory``, ``connect``).
 
-Under CI every part of the suite must run and nothing may be skipped.
+CI strictness, decided in one place (:func:`_strict`, true when the ``CI``
+environment variable is set to anything but ``""``, ``0`` or ``false``), and
+not something pytest's arguments can turn off.  Under CI:
+
+- no test may be skipped (at collection or at run time): the run fails;
+- nothing may be deselected (``-k``, ``-m``, ``--deselect``): the run is refused;
+- the run must be the whole suite: every part in :data:`REQUIRED_PARTS` must
+  exist, and every test file under ``tests/`` must contribute at least one
+  collected test; a run that names fewer paths (or ``--ignore``s some) is
+  refused before anything runs.
+
+Outside CI any selection runs and skips are only reported.  ``.ci/run`` sets
+``CI=true`` and runs the bare ``pytest`` of README.md.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import os
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lsprotocol import types
-from support.server_support import App, AppFactory, Editor
+from support.apps import App, AppFactory
+from support.editor import Editor
+from support.sources import write_source
 
-# Each part of the suite that a full run must contain at least one test from.
+TESTS = Path(__file__).resolve().parent
+
+# The parts of the suite, each of which must exist and run in a CI run.
 REQUIRED_PARTS = (
-    "tests/core/",
-    "tests/server/",
-    "tests/editors/test_nvim.py",
-    "tests/editors/test_vscode.py",
-    "tests/bench/",
+    "core/",
+    "wire/",
+    "runtime/",
+    "server/",
+    "cli/",
+    "integrations/",
+    "reliability/",
+    "editors/test_nvim.py",
+    "editors/test_vscode.py",
+    "bench/",
 )
 
 _skipped: list[str] = []
+_deselected: list[str] = []
 
 
-def _strict(config: pytest.Config) -> bool:
-    return bool(os.environ.get("CI")) and not config.invocation_params.args
+def _strict() -> bool:
+    """Whether this run is held to CI's rules: the environment alone decides, never the arguments."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _test_files_on_disk(config: pytest.Config) -> set[Path]:
+    patterns = config.getini("python_files")
+    return {
+        path
+        for path in TESTS.rglob("*.py")
+        if not any(part.startswith((".", "__")) for part in path.relative_to(TESTS).parts[:-1])
+        and any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns)
+    }
+
+
+def _ci_problems(session: pytest.Session) -> list[str]:
+    """Why this collection is not a whole-suite CI run (empty when it is)."""
+    problems = []
+    collected = {Path(item.path).resolve() for item in session.items}
+    absent = [part for part in REQUIRED_PARTS if not (TESTS / part).exists()]
+    if absent:
+        problems.append("parts of the suite are gone: " + ", ".join(f"tests/{p}" for p in absent))
+    for part in REQUIRED_PARTS:
+        where = (TESTS / part).resolve()
+        if (TESTS / part).exists() and not any(p == where or where in p.parents for p in collected):
+            problems.append(f"tests/{part} has no test in this run")
+    missing = sorted(
+        str(p.relative_to(TESTS.parent)) for p in _test_files_on_disk(session.config) - collected
+    )
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        problems.append(f"{len(missing)} test file(s) with no test in this run: {shown}")
+    if _deselected:
+        problems.append(f"{len(_deselected)} test(s) deselected, e.g. {_deselected[0]}")
+    return problems
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _deselected.extend(item.nodeid for item in items)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if not _strict(session.config):
+    if not _strict():
         return
-    paths = [item.nodeid for item in session.items]
-    missing = [part for part in REQUIRED_PARTS if not any(p.startswith(part) for p in paths)]
-    if missing:
-        raise pytest.UsageError(f"CI run is missing parts of the suite: {', '.join(missing)}")
+    problems = _ci_problems(session)
+    if problems:
+        raise pytest.UsageError(
+            "a CI run must be the whole suite, unskipped and unselected: " + "; ".join(problems)
+        )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -48,12 +115,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _strict(session.config) and _skipped and session.exitstatus == 0:
+    if _strict() and _skipped and session.exitstatus == 0:
         session.exitstatus = 1
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
-    if _strict(config) and _skipped:
+    if _strict() and _skipped:
         terminalreporter.write_line(
             f"CI: {len(_skipped)} test(s) skipped, which a CI run does not allow: "
             + ", ".join(_skipped[:10]),
@@ -71,16 +138,9 @@ class Project:
         return self.root / rel
 
     def write(self, rel: str, source: str) -> Path:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        previous = path.stat().st_mtime_ns if path.exists() else None
-        path.write_text(textwrap.dedent(source))
         # A first write is dated in the past (written well before any import); an
-        # edit gets an mtime strictly later than the one it replaces, so a fast
-        # test never looks unchanged to stale detection.
-        now = time.time_ns()
-        stamp = now - 2 * 10**9 if previous is None else max(now, previous + 10**6)
-        os.utime(path, ns=(stamp, stamp))
+        # edit gets an mtime strictly later than the one it replaces.
+        path = write_source(self.root / rel, textwrap.dedent(source), backdate_new=2.0)
         importlib.invalidate_caches()
         return path
 
@@ -109,7 +169,10 @@ def project(tmp_path: Path):
     finally:
         sys.path.remove(str(root))
         for name in set(sys.modules) - before:
-            del sys.modules[name]
+            # The test's own modules go; reload_server's stay, as they would in
+            # an app (the package caches the public names it forwards).
+            if name != "reload_server" and not name.startswith("reload_server."):
+                del sys.modules[name]
         importlib.invalidate_caches()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -39,3 +40,30 @@ def test_importing_the_package_does_not_import_the_language_server():
     code = "import sys, reload_server; print(sorted(m for m in ('pygls', 'lsprotocol', 'watchfiles') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_required_part_of_the_suite_exists(pytestconfig):
+    # The suite's conftest as pytest loaded it ("conftest" alone may name another one).
+    suite = pytestconfig.pluginmanager.get_plugin(str(ROOT / "tests" / "conftest.py"))
+    assert suite is not None
+    assert [p for p in suite.REQUIRED_PARTS if not (ROOT / "tests" / p).exists()] == []
+
+
+def _ci_pytest(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env["CI"] = "true"
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_under_ci_arguments_cannot_narrow_the_run():
+    for args in (["tests/wire"], ["-k", "framing"]):
+        result = _ci_pytest(*args)
+        assert result.returncode != 0, (args, result.stdout[-2000:])
+        assert "a CI run must be the whole suite" in result.stdout + result.stderr, args

@@ -8,17 +8,10 @@ import os
 import re
 
 import pytest
-from support.procs_harness import (
-    PYTHON,
-    Proc,
-    cli,
-    copy_example,
-    discovery_pids,
-    edit,
-    http_get,
-    resaving,
-    wait_until,
-)
+from support.apps import Proc, cli, discovery_pids, http_get
+from support.paths import PYTHON
+from support.sources import copy_example, edit
+from support.waits import TIMEOUT, wait_until
 
 from reload_server.wire import discovery
 from reload_server.wire.client import LspClient
@@ -87,8 +80,7 @@ def test_threaded_worker_reloads_on_save_with_the_launchers_watch(tmp_path, proc
 
     edit(app / "tasks.py", 'return f"squared {job * job}"', 'return f"cubed {job ** 3}"')
 
-    with resaving(app / "tasks.py"):
-        worker.wait_for(r"^reload_server: reloaded tasks in [\d.]+ ms$", stream="err")
+    worker.wait_for(r"^reload_server: reloaded tasks in [\d.]+ ms$", stream="err")
     worker.wait_for(r"job \d+ -> cubed")
     assert not any("listening on" in line for line in worker.err)
 
@@ -130,7 +122,7 @@ def test_prefork_editor_request_to_one_process_reaches_all_of_them(tmp_path, pro
     edit(app / "handler.py", 'return f"v1 from', 'return f"v2 from')
     parent = next(e for e in discovery.find(app) if e.pid == server.pid)
 
-    with LspClient(parent.host, parent.port, timeout=15) as editor:
+    with LspClient(parent.host, parent.port, timeout=TIMEOUT) as editor:
         editor.initialize({"clientName": "test-editor"})
         result = editor.request("reloadPath", {"path": str(app / "handler.py")})
 

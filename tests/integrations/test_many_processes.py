@@ -10,34 +10,28 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support.procs_harness import (
-    PYTHON,
-    TIMEOUT,
-    Proc,
-    child_env,
-    cli,
-    discovery_pids,
-    edit,
-    wait_until,
-)
+from support.apps import FORKING_APP, Proc, child_env, cli, discovery_pids
+from support.paths import PYTHON
+from support.sources import edit
+from support.waits import TIMEOUT, wait_until
 
 from reload_server.wire import discovery
 from reload_server.wire.client import LspClient
 
-MULTI_APP = Path(__file__).with_name("multi_app.py")
 M_V1 = "import os\n\nVALUE = 1\n"
 
 
 @pytest.fixture
 def family(tmp_path):
-    """``family(n)``: multi_app.py with n forked children; ``{pid: port}`` of every process."""
+    """``family(n)``: support/programs/forking_app.py with n forked children; ``{pid: port}`` of every process."""
     started: list[Proc] = []
 
     def start(children: int = 2) -> tuple[Proc, dict[int, int]]:
         (tmp_path / "m.py").write_text(M_V1)
-        proc = Proc([PYTHON, str(MULTI_APP), str(children)], tmp_path)
+        proc = Proc([PYTHON, str(FORKING_APP), str(children)], tmp_path)
         started.append(proc)
-        wait_until(lambda: len(proc.out) == children + 1 or proc.proc.poll() is not None)
+        for k in range(children + 1):
+            proc.wait_for(r"^ready \d+ \d+$", after=k)
         ports = {}
         for line in proc.out:
             _, pid, port = line.split()
@@ -51,15 +45,20 @@ def family(tmp_path):
         proc.stop()
 
 
+def _with_timeout(script: str) -> str:
+    """``script`` with its waits (``__TIMEOUT__``) bounded as the test's own are."""
+    return script.replace("__TIMEOUT__", repr(TIMEOUT))
+
+
 def _run_script(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a Python program in its own process; it must succeed."""
     result = subprocess.run(
-        [PYTHON, "-c", script],
+        [PYTHON, "-c", _with_timeout(script)],
         cwd=cwd,
         env=child_env(),
         capture_output=True,
         text=True,
-        timeout=TIMEOUT,
+        timeout=TIMEOUT * 2,
     )
     assert result.returncode == 0, result.stderr
     return result
@@ -94,8 +93,8 @@ def test_a_multiprocessing_fork_child_serves_and_removes_its_entry_when_it_ends(
             q = ctx.Queue()
             p = ctx.Process(target=child, args=(q,))
             p.start()
-            pid, port, existed = q.get(timeout=10)
-            p.join(10)
+            pid, port, existed = q.get(timeout=__TIMEOUT__)
+            p.join(__TIMEOUT__)
             print(json.dumps({"parent": [os.getpid(), control.address()[1]], "child": [pid, port],
                               "child_entry_existed": existed,
                               "entries_after": sorted(os.listdir(".reload_server"))}))
@@ -242,9 +241,11 @@ def test_a_save_in_an_editor_reloads_every_process_and_logs_the_others(family, t
             if message.get("method") == "window/logMessage":
                 logged.append(message["params"]["message"])
 
-    assert "reload_server: reloaded m in " in logged[0]
+    assert "reload_server: reloaded m in " in logged[0], logged
     for pid in others:
-        assert any(line.startswith(f"reload_server: pid {pid}: reloaded m in ") for line in logged)
+        assert any(
+            line.startswith(f"reload_server: pid {pid}: reloaded m in ") for line in logged
+        ), logged
 
 
 def test_a_spawned_child_inherits_no_server(tmp_path):
@@ -263,11 +264,11 @@ def test_a_spawned_child_inherits_no_server(tmp_path):
             q = ctx.Queue()
             p = ctx.Process(target=child, args=(q,))
             p.start()
-            print(q.get(timeout=20), len(os.listdir(".reload_server")) - 1)
-            p.join(10)
+            print(q.get(timeout=__TIMEOUT__), len(os.listdir(".reload_server")) - 1)
+            p.join(__TIMEOUT__)
         """
     )
-    (tmp_path / "spawner.py").write_text(script)
+    (tmp_path / "spawner.py").write_text(_with_timeout(script))
     result = subprocess.run(
         [PYTHON, "spawner.py"],
         cwd=tmp_path,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.reliability_support import COUNTS
-from support.server_support import AppFactory
+from support.apps import AppFactory
+from support.tally import COUNTS
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,9 @@ import threading
 from typing import Any
 
 import pytest
-from support.reliability_support import (
-    TIMEOUT,
-    Raw,
-    reload_path,
-    server_alive,
-    snapshot,
-    wait_until,
-)
+from support.probes import server_alive, snapshot
+from support.raw import Raw, reload_path
+from support.waits import TIMEOUT, wait_until
 
 V1 = """\
 try:

@@ -6,8 +6,9 @@ import threading
 from typing import Any
 
 import pytest
-from support.reliability_support import Raw, server_alive
-from support.server_support import write_source
+from support.probes import server_alive
+from support.raw import Raw
+from support.sources import write_source
 
 PROBE = """\
 import threading

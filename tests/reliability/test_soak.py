@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from support.reliability_support import count
-from support.server_support import REPO
+from support.paths import REPO
+from support.tally import count
 
 CYCLES = 200
 WARM_UP = 50

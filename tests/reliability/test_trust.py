@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.reliability_support import Raw, snapshot
+from support.probes import snapshot
+from support.raw import Raw
 
 import reload_server
 from reload_server.server import control

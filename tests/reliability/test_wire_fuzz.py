@@ -1,7 +1,13 @@
 """Bad input on the wire, property-based: whatever a client sends, the server answers or
 closes that one connection, and the app loses nothing.
 
-Every example talks to the same real app process over real TCP connections.
+What each message must get is read from docs/protocol.md ("Errors" and "Which
+messages get a reply"), not from the server's code: the oracle below names each
+row of that table, and the doc decides the order of the rows and the reply.
+
+Every example talks to the same real app process over real TCP connections;
+each test checks the state it made itself (the app as the test found it), so
+any test runs alone or in any order.
 Hypothesis runs derandomized (a fixed seed derived from each test) with no
 example database, so a failure replays identically; the failing input is
 printed by Hypothesis.  The number of inputs tried is printed at the end of
@@ -12,13 +18,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import string
-from typing import Any
+from collections.abc import Callable
+from functools import cache
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
-from support.reliability_support import Closed, Raw, count, frame, message, snapshot
+from support.paths import REPO
+from support.probes import server_alive, snapshot
+from support.raw import Closed, Raw, frame, message
+from support.tally import count
 
 from reload_server.server import session as _session  # noqa: F401 - see below
 from reload_server.wire.framing import MAX_BODY
@@ -64,18 +76,20 @@ FUZZ = settings(
 # Bounded waits inside examples: a failing example must not make shrinking take forever.
 FUZZ_TIMEOUT = 5.0
 
-DOCUMENTED_ERRORS = {-32700, -32600, -32601, -32602, -32001, -32002, -32003, -32800}
-
 
 @pytest.fixture(scope="module")
 def app(module_apps):
     app = module_apps({"fuzzed.py": FUZZED}, ["fuzzed"])
     app.exec("fuzzed.hit(); KEEP = (fuzzed.Thing, fuzzed.hit, fuzzed.STATE, fuzzed.Thing())")
+    # The first client makes the app import the language server, seconds on a
+    # loaded machine: done here, so FUZZ_TIMEOUT bounds answers, not start-up.
+    assert server_alive(app)
     return app
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def before(app):
+    """The fuzzed module as this test finds it: what the test must leave intact."""
     return snapshot(app, "fuzzed")
 
 
@@ -201,7 +215,12 @@ def envelopes(draw: Any, method_strategy: Any = methods) -> dict[str, Any]:
         msg["jsonrpc"] = jsonrpc
     kind = draw(id_kinds)
     if kind != "absent":
-        msg["id"] = {"null": None, "int": "ID_INT", "str": "ID_STR"}.get(kind) or draw(bad_ids)
+        # "null" is an id too (the doc's table has a row for it), not a bad one.
+        msg["id"] = (
+            {"null": None, "int": "ID_INT", "str": "ID_STR"}[kind]
+            if kind != "bad"
+            else draw(bad_ids)
+        )
     shape = draw(st.sampled_from(["method", "method", "method", "method", "none", "bad", "reply"]))
     if shape == "method":
         msg["method"] = draw(method_strategy)
@@ -226,29 +245,124 @@ bodies = st.one_of(
 )
 
 
-# -- the oracle: what the server must answer ------------------------------------------------
+# -- the oracle: docs/protocol.md, "Errors" and "Which messages get a reply" ----------------
 
-NULL = ("null",)
+PROTOCOL = REPO / "docs" / "protocol.md"
 
 
-def expected_reply(data: Any) -> Any:
-    """None (no reply), NULL (one error with id null) or ("id", value) (one reply with that id)."""
-    if not isinstance(data, dict):
-        return NULL
-    msg_id = data.get("id")
-    if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, (int, str))):
-        return NULL
-    reply = NULL if msg_id is None else ("id", msg_id)
-    if data.get("jsonrpc") != "2.0":
-        return reply
-    method = data.get("method")
-    if method is None:
-        if "id" in data and ("result" in data or "error" in data):
-            return None  # a reply to a request of ours
-        return reply
-    if not isinstance(method, str):
-        return reply
-    return reply if "id" in data else None
+def _doc_table(heading: str) -> list[list[str]]:
+    """The body rows of the first table after ``heading`` in docs/protocol.md, as cells."""
+    text = PROTOCOL.read_text(encoding="utf-8")
+    assert heading in text, f"docs/protocol.md has no {heading!r}"
+    rows: list[list[str]] = []
+    for line in text.split(heading, 1)[1].splitlines():
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif rows:
+            break
+    return rows[2:]  # after the header row and the |---| row
+
+
+@cache
+def documented_errors() -> frozenset[int]:
+    """Every error code of the "Errors" table."""
+    return frozenset(int(row[0]) for row in _doc_table("## Errors"))
+
+
+NOT_JSON = ("not JSON",)  # what the oracle is given for a body ``json.loads`` cannot read
+
+
+def _object(m: Any) -> bool:
+    return m is not NOT_JSON and isinstance(m, dict)
+
+
+def _has_a_method(m: Any) -> bool:
+    return m.get("method") is not None
+
+
+# What each row of "Which messages get a reply" describes, by its first cell, verbatim.
+ROWS: dict[str, Callable[[Any], bool]] = {
+    "a body that is not JSON": lambda m: m is NOT_JSON,
+    "JSON that is not an object (a batch, a string, a number, …)": lambda m: (
+        m is not NOT_JSON and not isinstance(m, dict)
+    ),
+    "an `id` that is not a string, an integer or `null` (booleans and fractions included)": (
+        lambda m: (
+            _object(m)
+            and "id" in m
+            and m["id"] is not None
+            and (isinstance(m["id"], bool) or not isinstance(m["id"], (int, str)))
+        )
+    ),
+    'no `"jsonrpc": "2.0"`': lambda m: _object(m) and m.get("jsonrpc") != "2.0",
+    (
+        'no `method` (or `"method": null`), an `id`, and a `result` or an `error`: '
+        "a reply to the server"
+    ): lambda m: (
+        _object(m) and not _has_a_method(m) and "id" in m and ("result" in m or "error" in m)
+    ),
+    'no `method` (or `"method": null`), or a `method` that is not a string': lambda m: (
+        _object(m) and not isinstance(m.get("method"), str)
+    ),
+    "a string `method` and an `id` (even `null`): a request": lambda m: (
+        _object(m) and isinstance(m.get("method"), str) and "id" in m
+    ),
+    "a string `method` and no `id`: a notification": lambda m: (
+        _object(m) and isinstance(m.get("method"), str) and "id" not in m
+    ),
+}
+
+
+class Expect(NamedTuple):
+    """One reply the server owes: an error with ``code``, or (``code`` None) a request's reply."""
+
+    id: Any
+    code: int | None
+
+
+def _reply(cell: str, message: Any) -> Expect | None:
+    """What the "reply" cell of a row means for ``message``."""
+    its_id = message.get("id") if isinstance(message, dict) else None
+    if cell == "none":
+        return None
+    error = re.fullmatch(r"error `(-\d+)`, (with its `id`|`\"id\": null`)", cell)
+    if error:
+        return Expect(its_id if error[2] == "with its `id`" else None, int(error[1]))
+    assert cell.startswith("one reply, with its `id`"), f"unknown reply in the doc: {cell!r}"
+    return Expect(its_id, None)
+
+
+@cache
+def reply_rows() -> tuple[tuple[str, str], ...]:
+    """(message, reply) of each row of "Which messages get a reply", in the doc's order."""
+    return tuple((row[0], row[1]) for row in _doc_table("### Which messages get a reply"))
+
+
+def expected_reply(message: Any) -> Expect | None:
+    """What the protocol says ``message`` gets: None (no reply) or the one reply it owes.
+
+    ``message`` is the parsed body, or :data:`NOT_JSON`.  The first row that fits
+    decides, as the doc says.
+    """
+    for described, reply in reply_rows():
+        assert described in ROWS, f"the oracle has no test for the doc's row {described!r}"
+        if ROWS[described](message):
+            return _reply(reply, message)
+    raise AssertionError(f"no row of the doc's table fits {message!r}")
+
+
+def fits(reply: dict[str, Any], expect: Expect, phase: str) -> bool:
+    """Whether ``reply`` is the one ``expect`` describes, for a message sent in ``phase``."""
+    if expect.code is not None:
+        return "error" in reply and "result" not in reply and reply["error"]["code"] == expect.code
+    if ("result" in reply) == ("error" in reply):
+        return False
+    if "result" in reply:
+        return phase == "during"
+    code = reply["error"]["code"]
+    # "Errors": -32002 is a request before initialize, -32600 one after shutdown.
+    allowed = {"before": {-32002, -32600}, "after": {-32600}}.get(phase, documented_errors())
+    return code in allowed and code in documented_errors()
 
 
 class Exchange:
@@ -257,8 +371,8 @@ class Exchange:
     def __init__(self, conn: Raw) -> None:
         self.conn = conn
         self.next_id = 0
-        self.expect_ids: dict[Any, str] = {}
-        self.expect_null = 0
+        self.expect_ids: dict[Any, tuple[str, Expect]] = {}
+        self.expect_null: list[tuple[str, Expect]] = []
         self.sent = 0
 
     def fresh(self, kind: str) -> Any:
@@ -271,9 +385,9 @@ class Exchange:
             try:
                 parsed = json.loads(data)
             except ValueError:
-                parsed = ValueError
+                parsed = NOT_JSON
             assume(not isinstance(parsed, dict))
-            expect = NULL
+            expect = expected_reply(parsed)
             raw = frame(data)
         else:
             data = body[1] if isinstance(body, tuple) else dict(body)
@@ -281,39 +395,35 @@ class Exchange:
                 data["id"] = self.fresh(data["id"])
             expect = expected_reply(data)
             raw = message(data)
-        if expect == NULL:
-            self.expect_null += 1
+        if expect is not None and expect.id is None:
+            self.expect_null.append((phase, expect))
         elif expect is not None:
-            self.expect_ids[expect[1]] = phase
+            self.expect_ids[expect.id] = (phase, expect)
         self.conn.send(raw)
         self.sent += 1
 
     def check(self) -> None:
-        """Every request got exactly one reply, every bad message one error, nothing else."""
+        """Every message got the reply the protocol says, and nothing else came."""
         sentinel = f"sentinel{self.fresh('ID_INT')}"
         self.conn.request("reloadServer/noSuchMethod", {}, msg_id=sentinel)
         got = self.conn.replies(set(self.expect_ids) | {sentinel})
         assert got.pop(sentinel)[0]["error"]["code"] in (-32601, -32002, -32600)
+        # Replies with "id": null cannot be told apart by id: each expected one
+        # must take a different reply, the errors of fixed code first.
         nulls = got.pop(None, [])
-        assert len(nulls) == self.expect_null, nulls
-        for reply in nulls:
-            assert reply["error"]["code"] in (-32700, -32600), reply
+        assert len(nulls) == len(self.expect_null), (nulls, self.expect_null)
+        unmatched = list(nulls)
+        for phase, expect in sorted(self.expect_null, key=lambda pe: pe[1].code is None):
+            match = next((r for r in unmatched if fits(r, expect, phase)), None)
+            assert match is not None, (expect, phase, unmatched)
+            unmatched.remove(match)
         assert set(got) == set(self.expect_ids), set(got) ^ set(self.expect_ids)
         for msg_id, replies in got.items():
             assert len(replies) == 1, replies
-            reply = replies[0]
-            assert ("result" in reply) != ("error" in reply), reply
-            if "error" in reply:
-                assert reply["error"]["code"] in DOCUMENTED_ERRORS, reply
-                phase = self.expect_ids[msg_id]
-                if phase == "before":
-                    assert reply["error"]["code"] in (-32002, -32600), reply
-                if phase == "after":
-                    assert reply["error"]["code"] == -32600, reply
-            else:
-                assert self.expect_ids[msg_id] == "during", reply
+            phase, expect = self.expect_ids[msg_id]
+            assert fits(replies[0], expect, phase), (expect, phase, replies[0])
         self.expect_ids.clear()
-        self.expect_null = 0
+        self.expect_null.clear()
 
 
 @settings(FUZZ, max_examples=250 * SCALE)
@@ -322,9 +432,8 @@ class Exchange:
     during=st.lists(bodies, min_size=5, max_size=40),
     after_shutdown=st.lists(envelopes(), max_size=4),
 )
-def test_every_framed_message_gets_its_error_or_reply_and_nothing_else(
-    app, before, before_init, during, after_shutdown
-):
+def fuzz_framed_messages(app, before_init, during, after_shutdown):
+    """Each example: one connection through its lifecycle, every message checked."""
     with Raw(app.address, timeout=FUZZ_TIMEOUT) as conn:
         ex = Exchange(conn)
         for body in before_init:
@@ -346,10 +455,15 @@ def test_every_framed_message_gets_its_error_or_reply_and_nothing_else(
         count("fuzz connections")
 
 
-@pytest.mark.usefixtures("before")
-def test_the_app_is_intact_after_framed_fuzzing(app, before):
-    # Runs after the property above (file order): nothing it sent changed the app.
+def test_every_framed_message_gets_its_documented_reply_and_the_app_stays_intact(app, before):
+    fuzz_framed_messages(app)
     assert_app_intact(app, before)
+
+
+def test_the_oracle_knows_every_row_of_the_protocols_reply_table():
+    described = [row for row, _ in reply_rows()]
+    assert sorted(described) == sorted(ROWS), set(described) ^ set(ROWS)
+    assert documented_errors() >= {-32700, -32600, -32601, -32602, -32002}
 
 
 # -- input that cannot be framed: that connection, and only it, is closed -------------------
@@ -386,9 +500,8 @@ header_garbage = st.one_of(
 
 @settings(FUZZ, max_examples=300 * SCALE)
 @given(garbage=header_garbage, then_valid=st.booleans())
-def test_unframeable_input_gets_a_parse_error_and_only_that_connection_is_closed(
-    app, before, garbage, then_valid
-):
+def fuzz_unframeable_input(app, garbage, then_valid):
+    """Each example: garbage on a connection of its own, beside a well-behaved client."""
     bystander = Raw(app.address)
     try:
         bystander.initialize()
@@ -412,7 +525,10 @@ def test_unframeable_input_gets_a_parse_error_and_only_that_connection_is_closed
         bystander.close()
 
 
-def test_the_app_is_intact_after_unframeable_input(app, before):
+def test_unframeable_input_gets_a_parse_error_closes_only_its_connection_and_the_app_stays_intact(
+    app, before
+):
+    fuzz_unframeable_input(app)
     assert_app_intact(app, before)
 
 

@@ -20,19 +20,29 @@ def wait_until(
     timeout: float = TIMEOUT,
     what: str = "",
     interval: float = 0.02,
+    wake: Callable[[float], Any] | None = None,
 ) -> T:
     """Poll ``predicate`` until it returns something truthy and return that.
 
-    Raises ``AssertionError`` naming ``what`` when ``timeout`` seconds pass first.
+    Between checks it sleeps ``interval`` seconds, or, given ``wake``, calls
+    ``wake(seconds)``: a blocking call that returns as soon as something the
+    predicate looks at may have changed (say, a new output line), or after that
+    many seconds.  Raises ``AssertionError`` naming ``what`` when ``timeout``
+    seconds pass first; ``predicate`` may raise one itself to give up early
+    (say, when no new output can come).
     """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
-        if time.monotonic() >= deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             raise AssertionError(f"not within {timeout:g} s: {what or predicate}")
-        time.sleep(interval)
+        if wake is not None:
+            wake(min(remaining, 0.2))
+        else:
+            time.sleep(min(remaining, interval))
 
 
 async def wait_until_async(

@@ -1,7 +1,8 @@
-"""Shared helpers for the reliability tests: the server tests' app harness, raw sockets, snapshots.
+"""The raw-socket client: bytes no real client would send, and whole frames read back.
 
-The app harness itself (a real app process with the server embedded,
-answering eval/exec on stdin) is :mod:`support.server_support`.
+:class:`Raw` speaks the wire (``Content-Length`` frames of JSON-RPC) by hand over
+one TCP connection, every read bounded in time, so a test can send malformed,
+pipelined or cut-off input and see exactly what the server answers.
 """
 
 from __future__ import annotations
@@ -9,27 +10,18 @@ from __future__ import annotations
 import json
 import socket
 import time
-from pathlib import Path
 from typing import Any
 
-from support.server_support import TIMEOUT
-
-HERE = Path(__file__).resolve().parent
-
-
-# How much the reliability tests tried, printed at the end of the run (conftest.py).
-COUNTS: dict[str, int] = {}
-
-
-def count(kind: str, n: int = 1) -> None:
-    COUNTS[kind] = COUNTS.get(kind, 0) + n
+from support.waits import TIMEOUT
 
 
 def frame(body: bytes) -> bytes:
+    """``body`` with its ``Content-Length`` header, as it goes on the wire."""
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
 def message(obj: Any) -> bytes:
+    """``obj`` as a framed JSON message."""
     return frame(json.dumps(obj).encode("utf-8"))
 
 
@@ -172,42 +164,3 @@ def reload_path(address: tuple[str, int], path: str, force: bool = False) -> dic
         if force:
             params["force"] = True
         return conn.call("reloadPath", params)
-
-
-# Evaluated in the app: what a module holds, by identity and by value.
-SNAPSHOT = """(lambda m: {
-    "module": id(m),
-    "dict": id(vars(m)),
-    "names": sorted(k for k in vars(m) if not k.startswith('__')),
-    "ids": {k: id(v) for k, v in vars(m).items() if not k.startswith('__')},
-    "code": {k: id(v.__code__) for k, v in vars(m).items() if hasattr(v, '__code__')},
-    "state": repr(getattr(m, 'STATE', None)),
-    "in_sys_modules": sys.modules.get(%(name)r) is m,
-})(sys.modules[%(name)r])"""
-
-
-def snapshot(app: Any, name: str) -> dict[str, Any]:
-    """What module ``name`` of the app is: object identities, code identities and state."""
-    return app.eval(SNAPSHOT % {"name": name})
-
-
-def server_alive(app: Any) -> bool:
-    """The server thread runs and still answers a new client."""
-    threads = app.eval("sorted(t.name for t in threading.enumerate())")
-    if "reload_server" not in threads:
-        return False
-    with Raw(app.address) as conn:
-        conn.initialize()
-        reply = conn.call("reloadStale", {"root": str(app.root / "nowhere")})
-    return reply.get("result", {}).get("status") == "unchanged"
-
-
-def wait_until(predicate: Any, timeout: float = TIMEOUT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        time.sleep(0.02)

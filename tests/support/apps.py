@@ -1,12 +1,14 @@
-"""Helpers for the server tests: a real app in its own process, real LSP clients over TCP.
+"""Every way a test starts a real app process, and ends it.
 
-- ``make_app(...)`` starts ``app_harness.py`` in a subprocess with module files
-  written to a temporary directory, and returns an :class:`App` whose ``eval``
-  asks the running app for a value (how tests observe its behaviour).
-- ``connect(app, ...)`` opens a pygls ``LanguageClient`` over TCP to the app's
-  server, completes the LSP handshake and records every notification.
+- :class:`App` (made by :class:`AppFactory`, the ``make_app`` fixture): an app
+  with the reload server embedded that the test drives over stdin
+  (``programs/driven_app.py``); ``app.eval(expr)`` is how a test sees its behaviour.
+- :class:`Proc`: any other program (an example, the launcher, ``programs/forking_app.py``),
+  its stdout and stderr lines collected as they come.
+- :func:`cli`: one run of the command-line client.
 
-Every wait is bounded by ``TIMEOUT``.
+Children run with the repository importable and no stray ``RELOAD_SERVER_*``
+settings; every wait is bounded by :data:`support.waits.TIMEOUT`.
 """
 
 from __future__ import annotations
@@ -15,24 +17,20 @@ import asyncio
 import json
 import os
 import queue
+import re
+import signal
 import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable
+import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import attrs
-from lsprotocol import types
-from pygls.lsp.client import LanguageClient
-from pygls.protocol import LanguageServerProtocol
+from support.paths import PROGRAMS, PYTHON, REPO
+from support.sources import uri, write_source
+from support.waits import TIMEOUT, wait_until
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-HARNESS = HERE / "app_harness.py"
-TIMEOUT = 15.0
-PYTHON = sys.executable
+DRIVEN_APP = PROGRAMS / "driven_app.py"
+FORKING_APP = PROGRAMS / "forking_app.py"
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -44,15 +42,7 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def write_source(path: Path, text: str) -> None:
-    """Write a module file and make sure its mtime moves forward, however fast the edits."""
-    before = path.stat().st_mtime_ns if path.exists() else 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    after = path.stat().st_mtime_ns
-    if after <= before:
-        bumped = before + 10_000_000
-        os.utime(path, ns=(bumped, bumped))
+# -- an app driven over stdin ------------------------------------------------------------
 
 
 class App:
@@ -76,7 +66,7 @@ class App:
         self.stderr_path = root / "app-stderr.txt"
         self._stderr = open(self.stderr_path, "w")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            [PYTHON, str(HARNESS), json.dumps(config)],
+            [PYTHON, str(DRIVEN_APP), json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -127,6 +117,7 @@ class App:
         return self._command({"eval": expr})
 
     def exec(self, code: str) -> None:
+        """Run statements in the app, on its main thread."""
         self._command({"exec": code})
 
     async def aeval(self, expr: str) -> Any:
@@ -134,15 +125,15 @@ class App:
         return await asyncio.to_thread(self.eval, expr)
 
     async def aexec(self, code: str) -> None:
+        """``exec`` without blocking the test's event loop."""
         await asyncio.to_thread(self.exec, code)
 
     def write(self, name: str, text: str) -> Path:
         """Edit a module file on disk, as an editor saving it would."""
-        path = self.src / name
-        write_source(path, text)
-        return path
+        return write_source(self.src / name, text)
 
     def path(self, name: str) -> str:
+        """The absolute path of module file ``name`` (relative to the app's source dir)."""
         return str(self.src / name)
 
     def add_module(self, text: str, stem: str = "mod") -> Module:
@@ -187,10 +178,13 @@ class Module:
         return self.app.eval(f"sys.modules[{self.name!r}].{expr}")
 
     def write(self, text: str) -> None:
+        """Replace the module's file on disk, as an editor saving it would."""
         write_source(Path(self.path), text)
 
 
 class AppError(Exception):
+    """An ``eval``/``exec`` raised in the app; ``tb`` is the app's traceback."""
+
     def __init__(self, message: str, tb: str) -> None:
         super().__init__(message)
         self.tb = tb
@@ -227,140 +221,127 @@ class AppFactory:
             app.close()
 
 
-# -- the LSP client ------------------------------------------------------------------
-
-RAW_RESULTS = {"reloadPath", "reloadStale", "workspace/executeCommand", "initialize"}
+# -- any other program ------------------------------------------------------------------
 
 
-@attrs.define
-class RawResponse:
-    id: int | str
-    jsonrpc: str
-    result: Any = None
+class _OutputEnded(AssertionError):
+    """No line can come any more: the program closed its stdout and stderr."""
 
 
-@attrs.define
-class RawNotification:
-    method: str
-    jsonrpc: str
-    params: Any = None
+class Proc:
+    """A running program; its stdout and stderr lines are collected as they come."""
 
-
-class EditorProtocol(LanguageServerProtocol):
-    """pygls's client protocol, keeping our results and status as plain JSON (not namedtuples)."""
-
-    def get_result_type(self, method: str) -> Any:
-        if method in RAW_RESULTS:
-            return RawResponse
-        return super().get_result_type(method)
-
-    def get_message_type(self, method: str) -> Any:
-        if method == "reloadServer/status":
-            return RawNotification
-        return super().get_message_type(method)
-
-
-class Editor:
-    """A real LSP client (pygls) connected to an app over TCP, recording what it is sent."""
-
-    def __init__(self, name: str = "test-editor") -> None:
-        self.name = name
-        self.client = LanguageClient(name, "1.0", protocol_cls=EditorProtocol)
-        self.diagnostics: dict[str, list[types.Diagnostic]] = {}
-        self.published: list[tuple[str, list[types.Diagnostic]]] = []
-        self.logs: list[types.LogMessageParams] = []
-        self.statuses: list[dict[str, Any]] = []
-        self.init_result: dict[str, Any] | None = None
-        self.said_goodbye = False
-        self._event = asyncio.Event()
-
-        @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        def _diagnostics(params: types.PublishDiagnosticsParams) -> None:
-            self.diagnostics[params.uri] = list(params.diagnostics)
-            self.published.append((params.uri, list(params.diagnostics)))
-            self._event.set()
-
-        @self.client.feature(types.WINDOW_LOG_MESSAGE)
-        def _log(params: types.LogMessageParams) -> None:
-            self.logs.append(params)
-            self._event.set()
-
-        @self.client.feature("reloadServer/status")
-        def _status(params: Any) -> None:
-            self.statuses.append(params)
-            self._event.set()
-
-    async def connect(
-        self,
-        address: tuple[str, int],
-        options: dict[str, Any] | None = None,
-        capabilities: types.ClientCapabilities | None = None,
-    ) -> dict[str, Any]:
-        await asyncio.wait_for(self.client.start_tcp(*address), TIMEOUT)
-        result = await self.request(
-            "initialize",
-            types.InitializeParams(
-                capabilities=capabilities or types.ClientCapabilities(),
-                process_id=os.getpid(),
-                client_info=types.ClientInfo(name=self.name),
-                initialization_options=options,
-            ),
+    def __init__(self, args: list[str], cwd: Path, **popen: Any) -> None:
+        self.proc = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            **popen,
         )
-        self.client.initialized(types.InitializedParams())
-        self.init_result = result
-        return result
+        self.pid = self.proc.pid
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._open = 2  # streams not yet at end of file
+        self._changed = threading.Condition()
+        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True).start()
 
-    async def request(self, method: str, params: Any = None, timeout: float = TIMEOUT) -> Any:
-        return await asyncio.wait_for(
-            self.client.protocol.send_request_async(method, params), timeout
-        )
+    def _read(self, stream: IO[str], lines: list[str]) -> None:
+        for line in stream:
+            with self._changed:
+                lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._open -= 1
+            self._changed.notify_all()
 
-    def notify(self, method: str, params: Any = None) -> None:
-        self.client.protocol.notify(method, params)
+    def _wake(self, seconds: float) -> None:
+        with self._changed:
+            self._changed.wait(seconds)
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-        """Wait until ``predicate()`` is truthy, re-checking after each notification."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{self.name}: condition not met within {timeout} s")
-            self._event.clear()
-            try:
-                await asyncio.wait_for(self._event.wait(), min(remaining, 0.2))
-            except asyncio.TimeoutError:
-                pass
+    def wait_for(
+        self, pattern: str, *, stream: str = "out", after: int = 0, timeout: float = TIMEOUT
+    ) -> re.Match[str]:
+        """The first line (from index ``after``) of stdout/stderr matching ``pattern``.
 
-    async def shutdown_and_exit(self) -> None:
-        self.said_goodbye = True
-        await self.request("shutdown")
-        self.client.protocol.notify("exit")
+        Fails at once when the program's output has ended without such a line.
+        """
+        lines = self.out if stream == "out" else self.err
+        regex = re.compile(pattern)
 
-    async def close(self) -> None:
-        """Say goodbye if still connected, then stop the client; bounded in time."""
-        if not self.client.stopped and not self.said_goodbye:
-            try:
-                await asyncio.wait_for(self.shutdown_and_exit(), 3)
-            except Exception:  # noqa: BLE001 - the connection may already be gone
-                pass
-        writer = self.client.protocol.writer
-        if writer is not None:
-            try:
-                writer.close()
-            except Exception:  # noqa: BLE001
-                pass
+        def found() -> re.Match[str] | None:
+            with self._changed:
+                ended = self._open == 0
+                for line in lines[after:]:
+                    match = regex.search(line)
+                    if match:
+                        return match
+            if ended:
+                raise _OutputEnded(
+                    self._report(f"std{stream} ended with no line matching {pattern!r}")
+                )
+            return None
+
         try:
-            await asyncio.wait_for(self.client.stop(), 5)
-        except (asyncio.TimeoutError, Exception):  # noqa: BLE001
-            pass
+            return wait_until(found, timeout, wake=self._wake)
+        except _OutputEnded:
+            raise
+        except AssertionError:
+            raise AssertionError(
+                self._report(f"no line matching {pattern!r} on std{stream} within {timeout} s")
+            ) from None
+
+    def _report(self, headline: str) -> str:
+        return (
+            f"{headline} (exit {self.proc.poll()})\nstdout:\n"
+            + "\n".join(self.out[-30:])
+            + "\nstderr:\n"
+            + "\n".join(self.err[-30:])
+        )
+
+    def stop(self) -> None:
+        """SIGTERM (the program's own way to stop), then SIGKILL of its group if it lingers."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(TIMEOUT)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
 
 
-def uri(path: str | Path) -> str:
-    return Path(path).resolve().as_uri()
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m reload_server reload ARGS``, run to its end."""
+    return subprocess.run(
+        [PYTHON, "-m", "reload_server", "reload", *args],
+        cwd=cwd,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 2,
+    )
 
 
-GREETING = 'def greet():\n    return "hello"\n'
-GREETING_V2 = 'def greet():\n    return "hello again"\n'
+def http_get(url: str) -> str:
+    """The body of a GET of ``url`` (an example's HTTP endpoint), stripped."""
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+        return response.read().decode().strip()
+
+
+def discovery_pids(root: Path) -> set[int]:
+    """The pids of the discovery entries under ``root``: the processes that serve there."""
+    directory = root / ".reload_server"
+    if not directory.is_dir():
+        return set()
+    return {int(p.stem) for p in directory.glob("*.json") if p.stem.isdigit()}

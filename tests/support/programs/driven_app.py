@@ -1,6 +1,8 @@
-"""A long-running app for the server tests, run in its own process.
+"""A long-running app that a test drives over stdin, run in its own process.
 
-    python app_harness.py '<config json>'
+    python driven_app.py '<config json>'
+
+Started by :class:`support.apps.App` (through the ``make_app`` fixture).
 
 config: ``{"path": dir put first on sys.path, "imports": [module names],
 "serve": {serve() keyword arguments}, "runner": "thread" | "loop" | "poll"}``.

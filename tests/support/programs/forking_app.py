@@ -1,4 +1,4 @@
-"""A program of several processes for the tests: ``python multi_app.py N``.
+"""A program of several processes for the tests: ``python forking_app.py N``.
 
 Imports ``m`` from the working directory, starts the reload server, forks N
 children (each starts its own server through the fork hook), and prints one
