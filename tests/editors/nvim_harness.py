@@ -1,10 +1,14 @@
 """Drive a real app (with reload_server embedded) and a real headless Neovim.
 
 The app is a script in a temporary project that imports ``greeting`` from the
-project and writes ``greeting.message()`` to ``out.txt`` every 20 ms, so a test
-sees the app's behaviour change when the module is reloaded.  Neovim runs with
+project and writes ``greeting.message()`` to ``out.txt`` every 20 ms (with the
+number of the loop turn), so a test sees the app's behaviour change when the
+module is reloaded.  Neovim runs with
 the plugin from ``editors/nvim`` on its runtimepath (as a user would install it)
-and is driven over its RPC API with pynvim.  Every wait is bounded.
+and is driven over its RPC API with pynvim.  Every wait is bounded, and waits
+for an event: a test that checks that something did not happen first waits for
+something that proves it would have happened by then (the app running its code
+again, the reply to a later request, a status change).
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
+
+from support.waits import TIMEOUT, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPO / "editors" / "nvim"
@@ -41,24 +46,17 @@ if os.environ.get("APP_SERVE"):
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out.txt")
 print("app running", os.getpid(), file=sys.stderr, flush=True)
+# What greeting.message() says, and how many times the loop has said it.
+ticks = 0
 while True:
+    ticks += 1
     with open(out + ".tmp", "w") as f:
-        f.write(greeting.message())
+        f.write(f"{greeting.message()}\\n{ticks}")
     os.replace(out + ".tmp", out)
     time.sleep(0.02)
 """
 
 GREETING = 'def message():\n    return "hello 1"\n'
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.02):
-    """Polls ``predicate`` until it returns something truthy; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 class App:
@@ -95,7 +93,7 @@ class App:
     def discovery_file(self) -> Path:
         return self.project / ".reload_server" / f"{self.pid}.json"
 
-    def start(self, timeout: float = 15.0) -> App:
+    def start(self, timeout: float = TIMEOUT) -> App:
         env = {
             k: v
             for k, v in os.environ.items()
@@ -121,8 +119,10 @@ class App:
             self.proc = subprocess.Popen(
                 argv, cwd=self.project, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        ready = wait_until(self._ready, timeout)
-        assert ready, f"the app did not start within {timeout} s:\n{self.log_text()}"
+        try:
+            wait_until(self._ready, timeout, what="the app to start")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n{self.log_text()}") from None
         return self
 
     def _ready(self) -> bool:
@@ -143,15 +143,36 @@ class App:
             return self.listen
         return int((self.project / "port.txt").read_text())
 
-    def behaviour(self) -> str:
+    def _said(self) -> tuple[str, int]:
+        """What the app last said, and the number of the loop turn that said it."""
         try:
-            return (self.project / "out.txt").read_text()
+            text = (self.project / "out.txt").read_text()
         except FileNotFoundError:
-            return ""
+            return "", 0
+        said, _, tick = text.rpartition("\n")
+        return said, int(tick) if tick.isdigit() else 0
 
-    def wait_behaviour(self, expected: str, timeout: float = 5.0) -> str:
+    def behaviour(self) -> str:
+        return self._said()[0]
+
+    def fresh_behaviour(self) -> str:
+        """What the app says in a loop turn that started after this call.
+
+        Turn n+2 starts after turn n+1 has written, which is after we saw turn n:
+        its ``greeting.message()`` runs whatever code the app has now.
+        """
+        seen = self._said()[1]
+        wait_until(lambda: self._said()[1] >= seen + 2, what="the app's loop to turn twice")
+        return self.behaviour()
+
+    def wait_behaviour(self, expected: str, timeout: float = TIMEOUT) -> str:
         """Waits until the app says ``expected``; returns what it last said."""
-        wait_until(lambda: self.behaviour() == expected, timeout)
+        try:
+            wait_until(
+                lambda: self.behaviour() == expected, timeout, what=f"the app saying {expected!r}"
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; it says {self.behaviour()!r}") from None
         return self.behaviour()
 
     def log_text(self) -> str:
@@ -181,6 +202,36 @@ _G.test_notes = {{}}
 vim.notify = function(msg, level, opts)
   table.insert(_G.test_notes, {{ msg = msg, level = level or vim.log.levels.INFO }})
 end
+-- Record what tells a test that something has been handled, so that it can
+-- wait for that instead of for a while:
+-- the server's log lines (one per reload, and for saves that reloaded nothing);
+_G.test_logs = {{}}
+local log_message = vim.lsp.handlers["window/logMessage"]
+vim.lsp.handlers["window/logMessage"] = function(err, result, ctx, config)
+  table.insert(_G.test_logs, result.message)
+  return log_message(err, result, ctx, config)
+end
+-- the replies to requests, once their handlers have run (they were scheduled
+-- before this autocommand ran);
+_G.test_replies = {{}}
+vim.api.nvim_create_autocmd("LspRequest", {{
+  callback = function(ev)
+    local request = ev.data.request
+    if request.type == "complete" then
+      vim.schedule(function()
+        table.insert(_G.test_replies, request.method)
+      end)
+    end
+  end,
+}})
+-- and the statusline string each time the plugin says it changed.
+_G.test_statuses = {{}}
+vim.api.nvim_create_autocmd("User", {{
+  pattern = "ReloadServerStatus",
+  callback = function()
+    table.insert(_G.test_statuses, require("reload_server").status())
+  end,
+}})
 {setup}
 """
 
@@ -191,6 +242,9 @@ def init_lua(setup: dict[str, Any] | None) -> str:
         call = ""
     else:
         call = f"assert(require('reload_server').setup(vim.json.decode({json.dumps(json.dumps(setup))})))"
+        # On a loaded machine the app's server may take longer than the plugin's
+        # 5 s to answer `initialize`: give it as long as every other wait here.
+        call += f"\nrequire('reload_server.connect').init_timeout_ms = {int(TIMEOUT * 1000)}"
     return INIT_LUA.format(plugin_dir=json.dumps(str(PLUGIN_DIR)), setup=call)
 
 
@@ -203,17 +257,13 @@ class Nvim:
     def lua(self, code: str, *args: Any) -> Any:
         return self.api.exec_lua(textwrap.dedent(code), *args)
 
-    def wait(self, condition: str, timeout_ms: int = 5000) -> bool:
+    def wait(self, condition: str, timeout_ms: int = int(TIMEOUT * 1000)) -> bool:
         """Runs Neovim's event loop until the Lua expression ``condition`` is true (bounded)."""
         return bool(
             self.lua(
                 f"return vim.wait({timeout_ms}, function() return ({condition}) and true or false end, 20)"
             )
         )
-
-    def sleep(self, ms: int) -> None:
-        """Lets Neovim process events for ``ms`` milliseconds."""
-        self.lua(f"vim.wait({ms}, function() return false end, 10)")
 
     def edit(self, path: Path) -> int:
         self.api.command(f"edit {path}")
@@ -228,7 +278,9 @@ class Nvim:
     def notes(self) -> list[dict[str, Any]]:
         return self.lua("return _G.test_notes")
 
-    def wait_note(self, needle: str, timeout_ms: int = 5000) -> dict[str, Any] | None:
+    def wait_note(
+        self, needle: str, timeout_ms: int = int(TIMEOUT * 1000)
+    ) -> dict[str, Any] | None:
         """The first notification containing ``needle``, waiting for it (bounded)."""
         find = f"n.msg:find({json.dumps(needle)}, 1, true) ~= nil"
         self.wait(f"vim.iter(_G.test_notes):any(function(n) return {find} end)", timeout_ms)
@@ -245,12 +297,63 @@ class Nvim:
             )
         )
 
-    def wait_attached(self, buf: int = 0, timeout_ms: int = 5000) -> bool:
+    def wait_attached(self, buf: int = 0, timeout_ms: int = int(TIMEOUT * 1000)) -> bool:
         clients = f"vim.lsp.get_clients({{ bufnr = {buf}, name = 'reload_server' }})"
         return self.wait(
             f"(function() local c = {clients}[1] return c ~= nil and c.initialized == true end)()",
             timeout_ms,
         )
+
+    def logs(self) -> list[str]:
+        """The server's ``window/logMessage`` lines so far."""
+        return self.lua("return _G.test_logs")
+
+    @staticmethod
+    def _replies(method: str) -> str:
+        return f"#vim.tbl_filter(function(m) return m == {json.dumps(method)} end, _G.test_replies)"
+
+    def replies(self, method: str) -> int:
+        """How many replies to ``method`` requests have been handled."""
+        return self.lua(f"return {self._replies(method)}")
+
+    def wait_replies(self, method: str, count: int) -> None:
+        """Waits until ``count`` replies to ``method`` requests have been handled."""
+        handled = self.wait(f"{self._replies(method)} >= {count}")
+        assert handled, f"replies so far: {self.lua('return _G.test_replies')}"
+
+    def round_trip(self, buf: int = 0) -> None:
+        """A request to the server through the buffer's connection, and its reply.
+
+        The server reads a connection's messages in order, so when the reply is
+        here, whatever was sent before (a save, say) has been dealt with.  The
+        method is one the server does not have: it answers with an error at once.
+        """
+        method = "reloadServer/testRoundTrip"
+        before = self.replies(method)
+        self.lua(
+            """
+            local c = vim.lsp.get_clients({ bufnr = ..., name = "reload_server" })[1]
+            assert(c and c:request("reloadServer/testRoundTrip", {}, function() end))
+            """,
+            buf,
+        )
+        self.wait_replies(method, before + 1)
+
+    def statuses(self) -> list[str]:
+        """The statusline strings the plugin announced so far (``User ReloadServerStatus``)."""
+        return self.lua("return _G.test_statuses")
+
+    def wait_attempt(self, since: int) -> None:
+        """Waits until a connection attempt made after the first ``since`` statuses
+        is over: the status went to "reload: connecting", and the last is "reload: off"."""
+        over = self.wait(
+            f"""(function()
+              local s = _G.test_statuses
+              return s[#s] == "reload: off"
+                and vim.list_contains(vim.list_slice(s, {since} + 1), "reload: connecting")
+            end)()"""
+        )
+        assert over, f"no connection attempt ended; statuses since: {self.statuses()[since:]}"
 
     def diagnostics(self, buf: int = 0) -> list[dict[str, Any]]:
         return self.lua(
@@ -274,7 +377,7 @@ class Nvim:
 
 
 def find_nvim() -> str | None:
-    """The nvim to test with: $RELOAD_SERVER_TEST_NVIM, the venv's, or the one on PATH (>= 0.10)."""
+    """The nvim to test with: $RELOAD_SERVER_TEST_NVIM, the venv's, or the one on PATH (>= 0.11)."""
     candidates = [
         os.environ.get("RELOAD_SERVER_TEST_NVIM"),
         str(Path(sys.executable).parent / "nvim"),
@@ -294,7 +397,7 @@ def find_nvim() -> str | None:
                     "NONE",
                     "--clean",
                     "-es",
-                    "+lua io.stdout:write(vim.fn.has('nvim-0.10'))",
+                    "+lua io.stdout:write(vim.fn.has('nvim-0.11'))",
                     "+qa!",
                 ],
                 capture_output=True,

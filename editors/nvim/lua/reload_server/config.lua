@@ -39,7 +39,8 @@ local M = {}
 M.defaults = {
   host = "127.0.0.1",
   port = nil,
-  reload_on_save = false,
+  -- On, as in the VS Code extension: saving is how the README says reloads happen.
+  reload_on_save = true,
   token = nil,
   auto_connect = true,
   filetypes = { "python" },
