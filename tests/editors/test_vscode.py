@@ -20,12 +20,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from vscode_harness import (
@@ -113,12 +116,23 @@ class Session:
 
 
 @pytest.fixture(scope="module")
-def vscode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    """A real app, code-server with the packaged extension, and Chromium showing it."""
+def browser() -> Iterator[Any]:
+    """Headless Chromium, one for the module (Playwright's sync API runs once per thread)."""
     Tools.require_code_server()
     Tools.require_browser()
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def vscode(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Session]:
+    """A real app, code-server with the packaged extension, and Chromium showing it."""
     root = tmp_path_factory.mktemp("vscode-e2e")
     workspace = root / "workspace"
     workspace.mkdir()
@@ -133,10 +147,8 @@ def vscode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         stack.callback(lambda: [a.stop() for a in apps])
         stack.callback(cs.stop)
         url = cs.start(workspace)
-        pw = stack.enter_context(sync_playwright())
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        stack.callback(browser.close)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
+        stack.callback(page.close)
         page.set_default_timeout(20_000)
         session = Session(workspace, cs, Workbench(page), apps)
         with session.artifacts("startup"):
@@ -152,6 +164,9 @@ def test_vscode_extension_loads_and_connects_to_the_app(vscode: Session) -> None
         assert f"pid {vscode.app.pid}" in status
         tooltip = vscode.wb.hover_status()
         assert f"connected to app.py (pid {vscode.app.pid})" in tooltip, tooltip
+        # The README promises the app's command line in the tooltip, not just its script.
+        argv = vscode.app.discovery_entry()["argv"]
+        assert f"Command line: {' '.join(argv)}" in tooltip, (argv, tooltip)
         keep_screenshot(vscode.wb, "connected")
         vscode.wb.page.mouse.move(640, 300)
 
@@ -193,6 +208,11 @@ def test_vscode_rolled_back_import_error_points_at_its_line(vscode: Session) -> 
         wb.show_problems()
         wb.wait_problem(r"ZeroDivisionError.*rolled back.*\[Ln 3, Col \d+\]")
         assert app.out() == "30", "rolled back: the old code keeps running"
+        toast = wait_until(
+            lambda: next((n for n in wb.notifications() if "ZeroDivisionError" in n), None), 10
+        )
+        assert toast, f"no error notification: {wb.notifications()!r}"
+        assert toast.lower().count("old code is still running") == 1, toast
         keep_screenshot(wb, "rolled-back")
 
         wb.clear_notifications()
@@ -218,6 +238,20 @@ def test_vscode_reconnects_when_the_app_restarts(vscode: Session) -> None:
         wb.save()
         new.wait_out("50")
         wb.wait_status(r"Reloaded shop\.pricing")
+
+        # The log: the restart is an expected reconnect, and the reload is logged once.
+        def saved_segment() -> str | None:
+            log = vscode.code_server.channel_log()
+            tail = log[log.rfind("→ didSave") :]
+            return tail if "→ didSave" in log and "reloaded shop.pricing" in tail else None
+
+        segment = wait_until(saved_segment, 10)
+        log = vscode.code_server.channel_log()
+        assert segment, f"the save's reload is not in the log:\n{log[-3000:]}"
+        assert len(re.findall(r"reloaded shop\.pricing in", segment)) == 1, segment
+        errors = [line for line in log.splitlines() if "[error]" in line]
+        assert not [e for e in errors if "closed" in e.lower()], "\n".join(errors)
+        assert re.search(r"\[info\] Connection closed .*reconnecting", log), log[-3000:]
 
 
 @pytest.mark.timeout(120)
@@ -271,3 +305,122 @@ def test_vscode_settings_change_reconnects_and_a_missing_app_is_quiet(vscode: Se
         # Back to discovery: connects again by itself.
         settings_file.write_text("{}")
         wb.wait_status(rf"connected to app\.py \(pid {app.pid}\)")
+
+
+# --------------------------------------------------------------------------- packaging
+
+
+@pytest.mark.timeout(240)
+def test_vscode_packaged_readme_has_no_dead_relative_links(
+    node_build: None, tmp_path: Path
+) -> None:
+    """In a .vsix a relative link resolves inside the package only (../../docs/… is dead)."""
+    vsix = build_vsix(tmp_path)
+    with zipfile.ZipFile(vsix) as z:
+        names = set(z.namelist())
+        readme = z.read("extension/readme.md").decode()
+    assert "Install" in readme, "the packaged README says how to install"
+    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
+    assert targets, "no links found: the pattern is wrong"
+    dead = [
+        t
+        for t in targets
+        if not re.match(r"[a-z]+:", t)
+        and not t.startswith("#")
+        and f"extension/{t.split('#')[0]}" not in names
+    ]
+    assert not dead, f"relative links that do not resolve inside the .vsix: {dead}"
+
+
+# --------------------------------------------------------------------------- multi-root
+
+
+@dataclass
+class MultiRoot:
+    folders: list[Path]
+    code_server: CodeServer
+    wb: Workbench
+    apps: list[App]
+
+    def artifacts(self, name: str):
+        return artifacts_on_failure(name, self.wb, self.code_server, self.apps)
+
+
+@pytest.fixture(scope="module")
+def vscode_multi_root(
+    tmp_path_factory: pytest.TempPathFactory, browser: Any, vscode: Session
+) -> Iterator[MultiRoot]:
+    """A multi-root workspace of two folders, each with its own app, in a second code-server."""
+    # After the single-folder tests: one code-server at a time keeps memory in bounds.
+    vscode.code_server.stop()
+    root = tmp_path_factory.mktemp("vscode-multi-root")
+    logs = root / "logs"
+    logs.mkdir()
+    folders = [root / "billing", root / "catalog"]
+    for folder in folders:
+        App.create_workspace(folder)
+    # Folder settings are per folder: only catalog's include leaves tests/ out.
+    (folders[1] / ".vscode").mkdir()
+    (folders[1] / ".vscode" / "settings.json").write_text(
+        json.dumps({"reloadServer.include": ["shop/**/*.py"]})
+    )
+    workspace_file = root / "shop.code-workspace"
+    workspace_file.write_text(json.dumps({"folders": [{"path": str(f)} for f in folders]}))
+    apps = [App(f, logs).start() for f in folders]
+    for app in apps:
+        app.wait_out("20")
+    cs = CodeServer(root / "code-server", build_vsix(root))
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: [a.stop() for a in apps])
+        stack.callback(cs.stop)
+        url = cs.start(workspace_file)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        stack.callback(page.close)
+        page.set_default_timeout(20_000)
+        session = MultiRoot(folders, cs, Workbench(page), apps)
+        with session.artifacts("multi-root-startup"):
+            session.wb.open(url)
+        yield session
+
+
+@pytest.mark.timeout(180)
+def test_vscode_multi_root_one_connection_per_folder(vscode_multi_root: MultiRoot) -> None:
+    wb = vscode_multi_root.wb
+    billing, catalog = vscode_multi_root.folders
+    app_b, app_c = vscode_multi_root.apps
+    with vscode_multi_root.artifacts("multi-root"):
+        # Each folder's file shows its own app in the status bar.
+        wb.open_path(catalog / "shop" / "pricing.py", "catalog")
+        wb.wait_status(rf"connected to app\.py \(pid {app_c.pid}\)", timeout=30)
+        wb.open_path(billing / "shop" / "pricing.py", "billing")
+        wb.wait_status(rf"connected to app\.py \(pid {app_b.pid}\)", timeout=30)
+        tooltip = wb.hover_status()
+        assert "Workspace folder: billing" in tooltip, tooltip
+        wb.page.mouse.move(640, 300)
+
+        # A save reloads in its own folder's app only.
+        wb.replace_line(3, "RATE = 3")
+        wb.save()
+        app_b.wait_out("30")
+        assert app_c.out() == "20", "the other folder's app is untouched"
+
+        # A broken save in catalog: its problem, once, from its app; billing's runs on.
+        wb.open_path(catalog / "shop" / "pricing.py", "catalog")
+        wb.wait_status(rf"pid {app_c.pid}")
+        wb.replace_line(3, "RATE = 2 +")
+        wb.save()
+        wb.show_problems()
+        problem = wb.wait_problem(r"SyntaxError.*\[Ln 3, Col \d+\]")
+        assert len([p for p in wb.problems() if "SyntaxError" in p]) == 1, wb.problems()
+        assert "reload_server" in problem, problem
+        wb.wait_status(r"Reload failed: shop\.pricing")
+        assert app_c.out() == "20" and app_b.out() == "30"
+        wb.clear_notifications()
+        wb.replace_line(3, "RATE = 4")
+        wb.save()
+        wb.wait_no_problems()
+        app_c.wait_out("40")
+        assert app_b.out() == "30", "billing's app did not reload catalog's file"
+
+        log = vscode_multi_root.code_server.channel_log()
+        assert "[billing] Connected to" in log and "[catalog] Connected to" in log, log[-3000:]

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -146,24 +147,18 @@ def run_node(
 
 
 def build_vsix(out_dir: Path) -> Path:
-    """Bundle the extension for production and package it as a .vsix, as a release would."""
-    build = run_node(["esbuild.mjs", "--production"], timeout=120)
-    assert build.returncode == 0, build.stdout + build.stderr
+    """Package the extension as a .vsix with its ``npm run package`` script, as the README says."""
     vsix = out_dir / "reload-server.vsix"
-    pack = run_node(
-        [
-            "node_modules/@vscode/vsce/vsce",
-            "package",
-            "--no-dependencies",
-            "--allow-missing-repository",
-            "--skip-license",
-            "--no-rewrite-relative-links",
-            "--out",
-            str(vsix),
-        ],
-        timeout=120,
-    )
-    assert pack.returncode == 0 and vsix.exists(), pack.stdout + pack.stderr
+    script = json.loads((EXT_DIR / "package.json").read_text())["scripts"]["package"]
+    # Its steps (`node esbuild.mjs --production && vsce package …`) run with Node 24,
+    # vsce from node_modules, and `--out` added to the last one as `npm run package -- --out` would.
+    steps = [shlex.split(step) for step in script.split("&&")]
+    steps[-1] += ["--out", str(vsix)]
+    for argv in steps:
+        tool = {"node": [], "vsce": ["node_modules/@vscode/vsce/vsce"]}[argv[0]]
+        res = run_node([*tool, *argv[1:]], timeout=180)
+        assert res.returncode == 0, f"{argv}:\n{res.stdout}{res.stderr}"
+    assert vsix.exists(), f"no {vsix}"
     return vsix
 
 
@@ -355,6 +350,7 @@ class CodeServer:
         assert installed, f"extension not installed:\n{res.stdout}{res.stderr}"
 
     def start(self, workspace: Path) -> str:
+        """Start on a folder, or on a ``.code-workspace`` file (a multi-root workspace)."""
         self.install_extension()
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -385,7 +381,8 @@ class CodeServer:
 
         self.port = wait_until(listening, 60)
         assert self.port, f"code-server did not start:\n{self.log()}"
-        return f"http://127.0.0.1:{self.port}/?folder={workspace}"
+        kind = "workspace" if workspace.suffix == ".code-workspace" else "folder"
+        return f"http://127.0.0.1:{self.port}/?{kind}={workspace}"
 
     def log(self) -> str:
         try:
@@ -395,6 +392,13 @@ class CodeServer:
 
     def extension_host_logs(self) -> list[Path]:
         return sorted(self.user_data.glob("logs/**/*.log"))
+
+    def channel_log(self) -> str:
+        """The extension's output channel as VS Code writes it: ``<time> [level] message`` lines."""
+        logs = sorted(
+            self.user_data.glob("logs/**/Reload Server.log"), key=lambda p: p.stat().st_mtime
+        )
+        return logs[-1].read_text(errors="replace") if logs else ""
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -434,6 +438,23 @@ class Workbench:
         ).first.dblclick()
         tab = self.page.locator(".tabs-container .tab", has_text=parts[-1])
         tab.wait_for(timeout=20_000)
+        self.page.wait_for_selector(".editor-instance .monaco-editor .view-lines", timeout=20_000)
+
+    def open_path(self, path: Path, folder: str) -> None:
+        """Open a file of workspace folder ``folder`` by its absolute path through Quick Open."""
+        self.page.keyboard.press("Control+p")
+        box = self.page.locator(".quick-input-widget input")
+        box.wait_for(timeout=10_000)
+        self.page.keyboard.insert_text(str(path))
+        # Files of the same name in other folders may be listed too (recently opened).
+        row = self.page.locator(".quick-input-widget .monaco-list-row", has_text=folder).first
+        row.wait_for(timeout=10_000)
+        row.click()
+        # The breadcrumbs name the workspace folder and the file of the active editor.
+        crumbs = self.page.locator(".editor-group-container.active .monaco-breadcrumbs")
+        want = [folder, path.name]
+        got = wait_until(lambda: all(w in crumbs.first.inner_text() for w in want), 20)
+        assert got, f"{path} did not open: breadcrumbs {crumbs.first.inner_text()!r}"
         self.page.wait_for_selector(".editor-instance .monaco-editor .view-lines", timeout=20_000)
 
     def status(self) -> str:

@@ -1,133 +1,72 @@
-// The extension's logic: find the app, connect, reconnect when it restarts,
-// run the commands, and turn what the server says into status, log lines and
-// notifications. Talks to VS Code only through Host and Connector (host.ts).
-import { resolveTarget } from "./discovery";
-import { matchesAny } from "./glob";
-import type { Connector, Host, Session } from "./host";
-import {
-  type AppInfo,
-  ErrorCodes,
-  Methods,
-  type ReloadOutcome,
-  type ServerStatus,
-  type Target,
-  initializationOptions,
-  isReloadOutcome,
-  targetKey,
-} from "./protocol";
-import {
-  type ConnectionState,
-  notificationFor,
-  outcomeLogLines,
-  statusView,
-} from "./presentation";
-import { type Settings, needsReconnect } from "./settings";
+// The extension's logic: one Connection (connection.ts) per workspace folder,
+// each with that folder's settings and discovery, as a multi-root workspace
+// may hold several apps. Saves, diagnostics and commands go to the connection
+// of the file's folder; the status bar shows the active file's. Talks to VS
+// Code only through Host and Connector (host.ts).
+import * as path from "node:path";
+import { Connection, type ConnectionOptions } from "./connection";
+import type { Connector, Host, Log } from "./host";
+import { type ConnectionState, statusView } from "./presentation";
+import type { ReloadOutcome } from "./protocol";
 
-/** How long to wait before retrying a server that accepted the socket but failed to start. */
-const RETRY_AFTER_FAILED_START_MS = 30_000;
+export { appFromInitializeResult } from "./connection";
 
-export interface ControllerOptions {
-  /** How often to look for the app while disconnected (ms). */
-  pollMs?: number;
-}
+export type ControllerOptions = ConnectionOptions;
 
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
-}
-
-function errorCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "number" ? code : undefined;
-}
-
-/** The app info the server puts into its initialize result. */
-export function appFromInitializeResult(result: unknown): AppInfo | null {
-  const app = (result as { capabilities?: { experimental?: { reloadServer?: { app?: AppInfo } } } })
-    ?.capabilities?.experimental?.reloadServer?.app;
-  return app && typeof app.pid === "number" ? app : null;
-}
+/** The key of the connection for files outside every workspace folder. */
+const NO_FOLDER = "";
 
 export class Controller {
-  private state: ConnectionState = { kind: "disconnected", reason: "not connected yet", byUser: false };
-  private session: Session | null = null;
-  /** Bumped on every connect/disconnect; callbacks of older sessions are ignored. */
-  private generation = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private byUser = false;
+  /** By folder (fsPath), in the order of the workspace folders. */
+  private readonly connections = new Map<string, Connection>();
   private disposed = false;
-  private settingsNow: Settings;
-  private lastReason = "";
-  /**
-   * Targets not to try again before a time: refused our token (never, until
-   * they change or the user connects), or failed after the socket opened.
-   */
-  private refused = new Map<string, number>();
-  /** The last outcome reported, so one reload is reported once. */
-  private lastOutcomeKey: string | null = null;
-  private readonly pollMs: number;
-  private connecting: Promise<void> | null = null;
 
   constructor(
     private readonly host: Host,
     private readonly connector: Connector,
-    options: ControllerOptions = {},
+    private readonly options: ControllerOptions = {},
   ) {
-    this.pollMs = options.pollMs ?? 1000;
-    this.settingsNow = host.settings();
+    this.syncFolders();
     this.render();
   }
 
+  /** The state of the active file's connection. */
   get connectionState(): ConnectionState {
-    return this.state;
+    return this.active().connectionState;
   }
 
-  /** Begin: connect when an app is found (autoConnect), and keep looking. */
+  /** Begin: each folder connects when its app is found (autoConnect), and keeps looking. */
   start(): void {
-    void this.tick();
+    this.syncFolders();
+    for (const c of this.connections.values()) c.start();
   }
 
-  /** Something changed (a discovery file appeared, a Python file opened): look now. */
+  /**
+   * Something changed (a discovery file appeared, a file opened, the folders
+   * changed): follow the folders, look now, redraw the status bar.
+   */
   poke(): void {
-    if (this.state.kind === "disconnected") void this.tick();
-  }
-
-  dispose(): Promise<void> {
-    this.disposed = true;
-    this.clearTimer();
-    return this.dropSession();
-  }
-
-  // --- commands --------------------------------------------------------------
-
-  /** Connect (or reconnect) now, whatever autoConnect says. */
-  async connect(): Promise<boolean> {
-    this.byUser = false;
-    this.refused.clear();
-    await this.dropSession();
-    const res = resolveTarget(this.settingsNow, this.host.searchStarts());
-    if (!res.target) {
-      this.setDisconnected(res.reason);
-      this.host.log.warn(`Connect: ${res.reason}`);
-      this.host.notify({
-        level: "warning",
-        message: `Reload Server: ${res.reason}. Start the app with reload_server.serve() or set reloadServer.port.`,
-      });
-      this.schedule();
-      return false;
-    }
-    await this.tryConnect(res.target, false);
-    this.schedule();
-    return this.state.kind === "connected";
-  }
-
-  async disconnect(): Promise<void> {
-    this.byUser = true;
-    this.clearTimer();
-    await this.dropSession();
-    this.host.log.info("Disconnected (Reload Server: Connect to connect again)");
-    this.state = { kind: "disconnected", reason: "disconnected by the user", byUser: true };
+    if (this.disposed) return;
+    for (const c of this.syncFolders()) c.start();
+    for (const c of this.connections.values()) c.poke();
     this.render();
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const all = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.all(all.map((c) => c.dispose()));
+  }
+
+  // --- commands: the active file's folder ----------------------------------
+
+  connect(): Promise<boolean> {
+    return this.active().connect();
+  }
+
+  disconnect(): Promise<void> {
+    return this.active().disconnect();
   }
 
   async reloadCurrentFile(): Promise<ReloadOutcome | null> {
@@ -136,255 +75,126 @@ export class Controller {
       this.host.notify({ level: "warning", message: "Reload Server: no saved file is active." });
       return null;
     }
-    const session = await this.requireSession();
-    if (!session) return null;
-    if (doc.isDirty) {
-      const autoReloads = this.shouldReloadOnSave(doc.fsPath);
-      if (!(await doc.save())) return null;
-      // The save itself reloaded the module (reloadOnSave); the status notification reports it.
-      if (autoReloads) return null;
-    }
-    return this.request(session, Methods.reloadPath, { path: doc.fsPath, force: true });
+    return this.ownerOf(doc.fsPath).reloadCurrentFile(doc);
   }
 
-  async reloadStale(): Promise<ReloadOutcome | null> {
-    const session = await this.requireSession();
-    if (!session) return null;
-    return this.request(session, Methods.reloadStale, {});
+  reloadStale(): Promise<ReloadOutcome | null> {
+    return this.active().reloadStale();
   }
 
   showLogs(): void {
     this.host.log.show();
   }
 
-  /** Settings changed: re-read them, reconnect when the connection depends on them. */
+  /** Settings changed: each folder re-reads its own. */
   settingsChanged(): void {
-    const before = this.settingsNow;
-    this.settingsNow = this.host.settings();
-    if (needsReconnect(before, this.settingsNow)) {
-      this.host.log.info("Settings changed: reconnecting");
-      this.refused.clear();
-      void this.dropSession().then(() => {
-        this.setDisconnected("settings changed");
-        void this.tick();
-      });
-    } else if (this.settingsNow.autoConnect && !before.autoConnect) {
-      void this.tick();
-    }
+    for (const c of this.connections.values()) c.settingsChanged();
   }
 
-  /** For the reload-on-save gate (languageClient.ts middleware). */
+  /** For the reload-on-save gate: the setting of the file's folder. */
   shouldReloadOnSave(fsPath: string): boolean {
-    return (
-      this.settingsNow.reloadOnSave &&
-      fsPath.endsWith(".py") &&
-      matchesAny(this.host.relativePath(fsPath), this.settingsNow.include)
+    return this.ownerOf(fsPath).shouldReloadOnSave(fsPath);
+  }
+
+  // --- routing ---------------------------------------------------------------
+
+  /** The connection a file belongs to: its folder's, else the first folder's. */
+  ownerOf(fsPath: string): Connection {
+    const folder = this.host.folderOf(fsPath);
+    return (folder !== null && this.connections.get(folder)) || this.primary();
+  }
+
+  /** The connection of the active file, else the first folder's. */
+  private active(): Connection {
+    const doc = this.host.activeDocument();
+    return doc ? this.ownerOf(doc.fsPath) : this.primary();
+  }
+
+  private primary(): Connection {
+    const first = this.connections.values().next();
+    if (!first.done) return first.value;
+    // Only after dispose: a connection that never connects keeps callers simple.
+    return this.add(NO_FOLDER);
+  }
+
+  /** Make the connections match the workspace folders; return the new ones. */
+  private syncFolders(): Connection[] {
+    if (this.disposed) return [];
+    const folders = this.host.folders();
+    const want = folders.length > 0 ? folders : [NO_FOLDER];
+    for (const [key, c] of this.connections) {
+      if (!want.includes(key)) {
+        this.connections.delete(key);
+        void c.dispose();
+      }
+    }
+    const added: Connection[] = [];
+    const before = new Map(this.connections);
+    this.connections.clear();
+    for (const key of want) {
+      const c = before.get(key) ?? this.add(key);
+      if (!before.has(key)) added.push(c);
+      this.connections.set(key, c);
+    }
+    return added;
+  }
+
+  private add(key: string): Connection {
+    const folder = key === NO_FOLDER ? null : key;
+    const conn: Connection = new Connection(
+      this.host,
+      this.connector,
+      folder,
+      {
+        log: this.folderLog(folder),
+        searchStarts: () => this.searchStarts(folder),
+        owns: (p) => this.ownerOf(p) === conn,
+        acceptsDiagnostics: (p) => {
+          const other = this.host.folderOf(p);
+          return other === null || other === folder || !this.connections.has(other);
+        },
+        changed: () => this.render(),
+      },
+      this.options,
     );
+    return conn;
   }
 
-  // --- connection ----------------------------------------------------------
-
-  private async tick(): Promise<void> {
-    this.clearTimer();
-    if (this.disposed || this.byUser || this.state.kind !== "disconnected") return;
-    if (!this.settingsNow.autoConnect) {
-      this.setDisconnected("autoConnect is off: use Reload Server: Connect");
-      return;
+  /** The folder and, for its owner, the active file's folder (it may be outside all folders). */
+  private searchStarts(folder: string | null): string[] {
+    const starts = folder === null ? [] : [folder];
+    const doc = this.host.activeDocument();
+    if (doc && !doc.isUntitled) {
+      const owner = this.host.folderOf(doc.fsPath);
+      const mine = owner === folder || (owner === null && this.isPrimary(folder));
+      if (mine) starts.push(path.dirname(doc.fsPath));
     }
-    const res = resolveTarget(this.settingsNow, this.host.searchStarts());
-    const until = res.target ? (this.refused.get(targetKey(res.target)) ?? 0) : 0;
-    if (res.target && until <= Date.now()) {
-      await this.tryConnect(res.target, true);
-    } else if (res.target) {
-      this.setDisconnected(
-        until === Infinity ? "the server refused our token" : "the last attempt failed; retrying later",
-      );
-    } else {
-      this.setDisconnected(res.reason);
-    }
-    this.schedule();
+    return [...new Set(starts)];
   }
 
-  private schedule(): void {
-    this.clearTimer();
-    if (this.disposed || this.byUser || !this.settingsNow.autoConnect) return;
-    if (this.state.kind !== "disconnected") return;
-    this.timer = setTimeout(() => void this.tick(), this.pollMs);
+  private isPrimary(folder: string | null): boolean {
+    const first = this.connections.keys().next();
+    return !first.done && first.value === (folder ?? NO_FOLDER);
   }
 
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  private async tryConnect(target: Target, quiet: boolean): Promise<void> {
-    if (this.connecting) await this.connecting.catch(() => undefined);
-    if (this.state.kind === "connected") return;
-    let done!: () => void;
-    this.connecting = new Promise((r) => (done = r));
-    const gen = ++this.generation;
-    this.state = { kind: "connecting", target };
-    this.render();
-    const init = initializationOptions({
-      token: target.token,
-      reloadOnSave: this.settingsNow.reloadOnSave,
-      pathMappings: this.settingsNow.pathMappings,
-    });
-    if (!quiet || this.lastReason !== `try ${targetKey(target)}`) {
-      this.host.log.info(`Connecting to ${target.host}:${target.port} (${target.source})`);
-    }
-    try {
-      const session = await this.connector(target, init, {
-        onStatus: (s) => this.onStatus(gen, s),
-        onClosed: (reason) => this.onClosed(gen, reason),
-        shouldReloadOnSave: (p) => this.shouldReloadOnSave(p),
-      });
-      if (gen !== this.generation || this.disposed) {
-        await session.stop().catch(() => undefined);
-        return;
-      }
-      this.session = session;
-      const app = appFromInitializeResult(session.initializeResult);
-      this.state = {
-        kind: "connected",
-        target,
-        app,
-        reloading: false,
-        lastReload: null,
-        clients: 1,
-      };
-      this.lastOutcomeKey = null;
-      this.lastReason = "";
-      this.host.log.info(
-        `Connected to ${target.host}:${target.port}` +
-          (app ? ` — app pid ${app.pid}: ${app.argv.join(" ")} (cwd ${app.cwd})` : "") +
-          `; reload on save ${init.reloadOnSave ? "on" : "off"}`,
-      );
-      this.render();
-    } catch (err) {
-      if (gen !== this.generation) return;
-      const msg = errorMessage(err);
-      if (errorCode(err) === ErrorCodes.Unauthorized) {
-        this.refused.set(targetKey(target), Infinity);
-        this.host.log.error(`The server at ${target.host}:${target.port} refused us: ${msg}`);
-        this.host.notify({
-          level: "error",
-          message: `Reload Server: ${msg}. Set reloadServer.token to the app's token.`,
-        });
-        this.setDisconnected(`unauthorized: ${msg}`);
-      } else {
-        if ((err as { afterConnect?: boolean }).afterConnect) {
-          this.refused.set(targetKey(target), Date.now() + RETRY_AFTER_FAILED_START_MS);
-        }
-        const reason = `cannot connect to ${target.host}:${target.port}: ${msg}`;
-        if (!quiet) {
-          this.host.notify({ level: "error", message: `Reload Server: ${reason}` });
-        }
-        this.setDisconnected(reason);
-        this.lastReason = `try ${targetKey(target)}`;
-      }
-    } finally {
-      done();
-      this.connecting = null;
-    }
-  }
-
-  private async dropSession(): Promise<void> {
-    this.generation++;
-    const session = this.session;
-    this.session = null;
-    if (session) {
-      await session.stop().catch((err) => this.host.log.debug(`stop: ${errorMessage(err)}`));
-    }
-  }
-
-  private onClosed(gen: number, reason: string): void {
-    if (gen !== this.generation) return;
-    this.generation++;
-    this.session = null;
-    this.host.log.warn(`Connection closed: ${reason}. Waiting for the app to come back…`);
-    this.setDisconnected(`connection closed (${reason})`);
-    this.schedule();
-  }
-
-  private onStatus(gen: number, status: ServerStatus): void {
-    if (gen !== this.generation || this.state.kind !== "connected") return;
-    const first = this.lastOutcomeKey === null;
-    this.state = {
-      ...this.state,
-      app: status.app ?? this.state.app,
-      reloading: status.state === "reloading",
-      lastReload: isReloadOutcome(status.lastReload) ? status.lastReload : this.state.lastReload,
-      clients: typeof status.clients === "number" ? status.clients : this.state.clients,
+  /** With several folders, each line says whose it is. */
+  private folderLog(folder: string | null): Log {
+    const log = this.host.log;
+    const tag = (m: string): string =>
+      this.connections.size > 1 && folder !== null ? `[${path.basename(folder)}] ${m}` : m;
+    return {
+      debug: (m) => log.debug(tag(m)),
+      info: (m) => log.info(tag(m)),
+      warn: (m) => log.warn(tag(m)),
+      error: (m) => log.error(tag(m)),
+      show: () => log.show(),
     };
-    this.render();
-    if (isReloadOutcome(status.lastReload)) {
-      if (first) {
-        // The state on connect: shown in the status bar, not reported again.
-        this.lastOutcomeKey = JSON.stringify(status.lastReload);
-      } else {
-        this.report(status.lastReload);
-      }
-    } else if (first) {
-      this.lastOutcomeKey = "";
-    }
-  }
-
-  private async requireSession(): Promise<Session | null> {
-    if (this.session) return this.session;
-    if (await this.connect()) return this.session;
-    return null;
-  }
-
-  private async request(
-    session: Session,
-    method: string,
-    params: Record<string, unknown>,
-  ): Promise<ReloadOutcome | null> {
-    this.host.log.info(`→ ${method} ${JSON.stringify(params)}`);
-    try {
-      const result = await session.request<unknown>(method, params);
-      if (!isReloadOutcome(result)) {
-        this.host.log.error(`← ${method}: unexpected result ${JSON.stringify(result)}`);
-        return null;
-      }
-      if (this.state.kind === "connected") {
-        this.state = { ...this.state, lastReload: result };
-        this.render();
-      }
-      this.report(result);
-      return result;
-    } catch (err) {
-      const msg = errorMessage(err);
-      this.host.log.error(`← ${method} failed: ${msg}`);
-      this.host.notify({ level: "error", message: `Reload Server: ${method} failed: ${msg}` });
-      return null;
-    }
-  }
-
-  /** Log an outcome and notify per `reloadServer.notifications`, once per reload. */
-  private report(outcome: ReloadOutcome): void {
-    const key = JSON.stringify(outcome);
-    if (key === this.lastOutcomeKey) return;
-    this.lastOutcomeKey = key;
-    const lines = outcomeLogLines(outcome);
-    const log = outcome.status === "failed" ? this.host.log.error : this.host.log.info;
-    log.call(this.host.log, `← ${lines.join("\n")}`);
-    const n = notificationFor(this.settingsNow.notifications, outcome);
-    if (n) this.host.notify(n);
-  }
-
-  private setDisconnected(reason: string): void {
-    const changed =
-      this.state.kind !== "disconnected" || this.state.reason !== reason || this.state.byUser;
-    this.state = { kind: "disconnected", reason, byUser: this.byUser };
-    if (changed) {
-      if (reason !== this.lastReason) this.host.log.debug(`Not connected: ${reason}`);
-      this.render();
-    }
   }
 
   private render(): void {
-    this.host.setStatus(statusView(this.state));
+    if (this.disposed || this.connections.size === 0) return;
+    const conn = this.active();
+    const folder = this.connections.size > 1 && conn.folder ? path.basename(conn.folder) : null;
+    this.host.setStatus(statusView(conn.connectionState, folder));
   }
 }

@@ -24,10 +24,12 @@ export interface ActiveDocument {
 
 export interface Host {
   readonly log: Log;
-  /** The current settings (read through settings.ts). */
-  settings(): Settings;
-  /** Folders to look for `.reload_server/` in: workspace folders, the active file's folder. */
-  searchStarts(): string[];
+  /** The workspace folders on disk (their fsPaths), in order; empty for a lone file. */
+  folders(): string[];
+  /** The settings of a workspace folder (read through settings.ts); the window's for null. */
+  settings(folder: string | null): Settings;
+  /** The innermost workspace folder holding `fsPath`, or null when none does. */
+  folderOf(fsPath: string): string | null;
   /** `fsPath` relative to its workspace folder ('/'-separated), or itself when outside any. */
   relativePath(fsPath: string): string;
   activeDocument(): ActiveDocument | null;
@@ -36,12 +38,18 @@ export interface Host {
 }
 
 export interface SessionHandlers {
+  /** The connection's log (its lines name the folder when there are several). */
+  readonly log: Log;
   /** `reloadServer/status` from the server. */
   onStatus(status: ServerStatus): void;
+  /** `window/logMessage` from the server (`type` 1 error … 4 log). */
+  onLog(type: number, message: string): void;
   /** The connection ended (app exited, network, or the server closed it). */
   onClosed(reason: string): void;
   /** Whether a save of this file should go to the server (reload on save). */
   shouldReloadOnSave(fsPath: string): boolean;
+  /** Whether diagnostics of this file belong in this connection (not another folder's). */
+  acceptsDiagnostics(fsPath: string): boolean;
 }
 
 export interface Session {

@@ -31,6 +31,11 @@ export function appLabel(app: AppInfo | null | undefined): string {
   return `${name} (pid ${app.pid})`;
 }
 
+/** The app's command line as the docs promise in the tooltip: its argv, joined. */
+export function commandLine(app: AppInfo): string {
+  return app.argv.map((a) => (a === "" || /[\s"'\\$]/.test(a) ? JSON.stringify(a) : a)).join(" ");
+}
+
 export function shortModules(outcome: ReloadOutcome): string {
   if (outcome.modules.length === 0) {
     const f = outcome.files[0];
@@ -50,25 +55,32 @@ export function firstError(outcome: ReloadOutcome): string | null {
   return `${where}${note.message}`;
 }
 
-export function statusView(state: ConnectionState): StatusView {
+/**
+ * The status bar item for a connection's state; `folder` names its workspace
+ * folder when the workspace has several.
+ */
+export function statusView(state: ConnectionState, folder: string | null = null): StatusView {
+  const inFolder = folder ? `\nWorkspace folder: ${folder}` : "";
   switch (state.kind) {
     case "disconnected":
       return {
         text: "$(debug-disconnect) Reload Server",
-        tooltip: `Reload Server: disconnected — ${state.reason}\nClick to connect.`,
+        tooltip: `Reload Server: disconnected — ${state.reason}${inFolder}\nClick to connect.`,
         command: "reloadServer.connect",
         background: null,
       };
     case "connecting":
       return {
         text: "$(sync~spin) Reload Server",
-        tooltip: `Reload Server: connecting to ${state.target.host}:${state.target.port}`,
+        tooltip: `Reload Server: connecting to ${state.target.host}:${state.target.port}${inFolder}`,
         command: "reloadServer.showLogs",
         background: null,
       };
     case "connected": {
       const where = `${appLabel(state.app)} at ${state.target.host}:${state.target.port}`;
       const lines = [`Reload Server: connected to ${where}`];
+      if (state.app) lines.push(`Command line: ${commandLine(state.app)}`);
+      if (folder) lines.push(`Workspace folder: ${folder}`);
       if (state.clients > 1) lines.push(`${state.clients} editors connected`);
       let text = "$(zap) Reload Server";
       let background: StatusView["background"] = null;
@@ -105,11 +117,13 @@ export function notificationFor(
 ): Notification | null {
   if (policy === "off") return null;
   if (outcome.status === "failed") {
-    const err = firstError(outcome);
-    const rolled = outcome.rolledBack ? " The old code is still running." : "";
+    const err = firstError(outcome) ?? outcome.message;
+    // A rolled-back note already ends "(rolled back; the old code is still running)".
+    const said = /old code is still running/i.test(err);
+    const rolled = outcome.rolledBack && !said ? " The old code is still running." : "";
     return {
       level: "error",
-      message: `Reload failed: ${err ?? outcome.message}.${rolled}`.replace(/\.\.(\s|$)/, ".$1"),
+      message: `Reload failed: ${err}.${rolled}`.replace(/\.\.(\s|$)/, ".$1"),
     };
   }
   if (policy !== "always") return null;

@@ -78,6 +78,8 @@ export interface InitializationOptions {
   reloadOnSave: boolean;
   pathMappings: PathMapping[];
   clientName: string;
+  /** The extension shows outcomes itself: no window/showMessage from the server. */
+  notify: "off";
 }
 
 export interface DiscoveryEntry {
@@ -116,6 +118,7 @@ export function initializationOptions(
     reloadOnSave: opts.reloadOnSave,
     pathMappings: opts.pathMappings,
     clientName,
+    notify: "off",
   };
   if (opts.token) init.token = opts.token;
   return init;

@@ -23,27 +23,33 @@ export class VscodeHost implements Host, vscode.Disposable {
     this.item.show();
   }
 
-  settings(): Settings {
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const config = vscode.workspace.getConfiguration(SECTION);
+  folders(): string[] {
+    return (vscode.workspace.workspaceFolders ?? [])
+      .filter((f) => f.uri.scheme === "file")
+      .map((f) => f.uri.fsPath);
+  }
+
+  settings(folder: string | null): Settings {
+    // Resource-scoped settings: each folder of a multi-root workspace has its own.
+    const config = vscode.workspace.getConfiguration(
+      SECTION,
+      folder === null ? undefined : vscode.Uri.file(folder),
+    );
     const problems: string[] = [];
-    const s = readSettings((k) => config.get(k), folder, problems);
+    const s = readSettings((k) => config.get(k), folder ?? undefined, problems);
     for (const p of problems) {
-      if (!this.warned.has(p)) {
-        this.warned.add(p);
-        this.log.warn(`Setting ignored: ${p}`);
+      const where = folder === null ? p : `${p} (in ${path.basename(folder)})`;
+      if (!this.warned.has(where)) {
+        this.warned.add(where);
+        this.log.warn(`Setting ignored: ${where}`);
       }
     }
     return s;
   }
 
-  searchStarts(): string[] {
-    const starts = (vscode.workspace.workspaceFolders ?? [])
-      .filter((f) => f.uri.scheme === "file")
-      .map((f) => f.uri.fsPath);
-    const doc = vscode.window.activeTextEditor?.document;
-    if (doc && doc.uri.scheme === "file") starts.push(path.dirname(doc.uri.fsPath));
-    return [...new Set(starts)];
+  folderOf(fsPath: string): string | null {
+    const f = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(fsPath));
+    return f && f.uri.scheme === "file" ? f.uri.fsPath : null;
   }
 
   relativePath(fsPath: string): string {

@@ -6,15 +6,18 @@ import { DEFAULTS, type Settings } from "../src/settings";
 
 /** A Host that records what the extension would show. */
 export class FakeHost implements Host {
+  /** The settings of every folder, unless `folderSettings` has its own. */
   settingsValue: Settings = { ...DEFAULTS };
+  folderSettings = new Map<string, Settings>();
   status: StatusView | null = null;
   notifications: Notification[] = [];
   lines: string[] = [];
   shown = 0;
   document: ActiveDocument | null = null;
 
+  /** `workspaceFolders`: the workspace's folders; `root` anchors relative paths outside them. */
   constructor(
-    private readonly starts: string[],
+    public workspaceFolders: string[],
     private readonly root = "/ws",
   ) {}
 
@@ -28,14 +31,22 @@ export class FakeHost implements Host {
     },
   };
 
-  settings(): Settings {
-    return this.settingsValue;
+  folders(): string[] {
+    return this.workspaceFolders;
   }
-  searchStarts(): string[] {
-    return this.starts;
+  settings(folder: string | null): Settings {
+    return (folder !== null && this.folderSettings.get(folder)) || this.settingsValue;
+  }
+  folderOf(fsPath: string): string | null {
+    const inside = this.workspaceFolders.filter((f) => {
+      const rel = path.relative(f, fsPath);
+      return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+    });
+    // The innermost, as VS Code's getWorkspaceFolder.
+    return inside.sort((a, b) => b.length - a.length)[0] ?? null;
   }
   relativePath(fsPath: string): string {
-    const rel = path.relative(this.root, fsPath);
+    const rel = path.relative(this.folderOf(fsPath) ?? this.root, fsPath);
     return rel.startsWith("..") ? fsPath : rel.split(path.sep).join("/");
   }
   activeDocument(): ActiveDocument | null {

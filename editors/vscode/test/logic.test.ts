@@ -6,13 +6,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
+import { EXPECTED_CLOSE, clientLogLine, serverLogLevel } from "../src/clientLog";
 import { Controller } from "../src/controller";
 import { discoveryDirs, liveEntries, readEntry, resolveTarget } from "../src/discovery";
 import { globToRegExp, matchesAny } from "../src/glob";
 import type { Connector, SessionHandlers } from "../src/host";
 import { notificationFor, statusView } from "../src/presentation";
 import { type ReloadOutcome, initializationOptions, isReloadOutcome } from "../src/protocol";
-import { DEFAULTS, needsReconnect, readSettings } from "../src/settings";
+import { DEFAULTS, type Settings, needsReconnect, readSettings } from "../src/settings";
 import { FakeHost, waitFor } from "./helpers";
 
 function tmpdir(): string {
@@ -255,11 +256,64 @@ describe("presentation", () => {
     );
   });
 
+  test("the tooltip shows the app's command line, and the folder when there are several", () => {
+    const target = { host: "127.0.0.1", port: 8765, token: null, source: "settings" };
+    const app = { pid: 42, argv: ["/w/app.py", "--name", "two words"], cwd: "/w" };
+    const base = { kind: "connected", target, app, reloading: false, lastReload: null, clients: 1 } as const;
+    const tip = statusView(base).tooltip;
+    assert.ok(tip.includes('Command line: /w/app.py --name "two words"'), tip);
+    assert.ok(!tip.includes("Workspace folder"), tip);
+    assert.match(statusView(base, "api").tooltip, /Workspace folder: api/);
+    assert.match(
+      statusView({ kind: "disconnected", reason: "x", byUser: false }, "web").tooltip,
+      /Workspace folder: web/,
+    );
+  });
+
+  test("a rolled-back failure says once that the old code still runs", () => {
+    const rolledBack = outcome({
+      status: "failed",
+      phase: "exec",
+      rolledBack: true,
+      message: "failed to reload app.handlers: ZeroDivisionError",
+      notes: [
+        {
+          ...failed.notes[0],
+          kind: "import",
+          message: "ZeroDivisionError: division by zero (rolled back; the old code is still running)",
+        },
+      ],
+    });
+    const n = notificationFor("onError", rolledBack)!;
+    assert.equal(
+      n.message,
+      "Reload failed: handlers.py:2: ZeroDivisionError: division by zero (rolled back; the old code is still running).",
+    );
+    assert.equal(n.message.match(/old code is still running/gi)?.length, 1, n.message);
+  });
+
+  test("the language client's lines keep their level; an app restart is no error", () => {
+    assert.equal(clientLogLine(`[Error - 10:00:00 AM] ${EXPECTED_CLOSE}`), null);
+    assert.deepEqual(
+      clientLogLine("[Error - 10:00:00] Connection to server got closed. Server will not be restarted."),
+      { level: "info", message: "Connection to server got closed. Server will not be restarted." },
+    );
+    assert.deepEqual(clientLogLine("[Error - 10:00:00] Request failed."), {
+      level: "error",
+      message: "Request failed.",
+    });
+    assert.deepEqual(clientLogLine("[Info  - 10:00:00] hello\n"), { level: "info", message: "hello" });
+    assert.deepEqual(clientLogLine("Error: stack line"), { level: "info", message: "Error: stack line" });
+    assert.equal(clientLogLine(""), null);
+    assert.deepEqual([1, 2, 3, 4, 5].map(serverLogLevel), ["error", "warn", "info", "info", "debug"]);
+  });
+
   test("initializationOptions carry the token only when there is one", () => {
     assert.deepEqual(initializationOptions({ token: null, reloadOnSave: true, pathMappings: [] }), {
       reloadOnSave: true,
       pathMappings: [],
       clientName: "vscode-reload-server",
+      notify: "off",
     });
     assert.equal(initializationOptions({ token: "t", reloadOnSave: false, pathMappings: [] }).token, "t");
   });
@@ -288,16 +342,19 @@ describe("controller (fake connector)", () => {
   }
 
   function fakeConnector(plan: { fail?: Error & { code?: number } } = {}) {
-    const calls: { port: number; handlers: SessionHandlers; stopped: boolean }[] = [];
-    const connector: Connector = async (target, _init, handlers) => {
+    const calls: { port: number; handlers: SessionHandlers; stopped: boolean; reloadOnSave: boolean; requests: string[] }[] = [];
+    const connector: Connector = async (target, init, handlers) => {
       if (plan.fail) throw plan.fail;
-      const call = { port: target.port, handlers, stopped: false };
+      const call = { port: target.port, handlers, stopped: false, reloadOnSave: init.reloadOnSave, requests: [] as string[] };
       calls.push(call);
       return {
         initializeResult: {
           capabilities: { experimental: { reloadServer: { protocolVersion: 1, app: { pid: 7, argv: ["app.py"], cwd: "/w" } } } },
         },
-        request: async <T>() => outcome({ status: "unchanged", message: "nothing to reload" }) as T,
+        request: async <T>(method: string) => {
+          call.requests.push(method);
+          return outcome({ status: "unchanged", message: "nothing to reload" }) as T;
+        },
         stop: async () => {
           call.stopped = true;
         },
@@ -457,6 +514,181 @@ describe("controller (fake connector)", () => {
       assert.equal(await ctl.reloadStale(), null);
       assert.equal(host.notifications.length, 1);
       assert.match(host.notifications[0].message, /no running app found/);
+    } finally {
+      await ctl.dispose();
+    }
+  });
+  test("each reload is logged once: the server's line, then only what it leaves out", async () => {
+    const ws = discoveryWorkspace(4600);
+    const host = new FakeHost([ws]);
+    const { connector, calls } = fakeConnector();
+    const ctl = new Controller(host, connector, { pollMs: 20 });
+    try {
+      ctl.start();
+      await waitFor(() => calls.length === 1 && ctl.connectionState.kind === "connected");
+      const h = calls[0].handlers;
+      const app = { pid: 7, argv: ["app.py"], cwd: "/w" };
+      h.onStatus({ state: "idle", app, lastReload: null, clients: 1 });
+      // The server logs each reload, then sends the status that carries it.
+      h.onLog(3, "reload_server: reloaded app.handlers in 3.1 ms");
+      h.onStatus({ state: "idle", app, lastReload: outcome(), clients: 1 });
+      h.onLog(1, "reload_server: failed to reload app.handlers: SyntaxError [/p/app/handlers.py:2]");
+      h.onStatus({ state: "idle", app, lastReload: failed, clients: 1 });
+      const count = (text: string) => host.lines.filter((l) => l.includes(text)).length;
+      assert.equal(count("reloaded app.handlers in 3.1 ms"), 1, host.lines.join("\n"));
+      assert.equal(count("failed to reload app.handlers"), 1, host.lines.join("\n"));
+      assert.equal(count("SyntaxError: invalid syntax"), 1, "the notes are still logged");
+      assert.ok(host.lines.some((l) => l.startsWith("[error] reload_server: failed")), host.lines.join("\n"));
+
+      // A request's result may come before the server's line about it.
+      const forced = outcome({ message: "reloaded app.handlers in 1.2 ms" });
+      h.onStatus({ state: "idle", app, lastReload: forced, clients: 1 });
+      h.onLog(3, "reload_server: reloaded app.handlers in 1.2 ms");
+      assert.equal(count("reloaded app.handlers in 1.2 ms"), 1, host.lines.join("\n"));
+      h.onLog(4, "reload_server: app/other.py is not loaded");
+      assert.equal(count("app/other.py is not loaded"), 1, "other server lines are logged");
+    } finally {
+      await ctl.dispose();
+    }
+  });
+
+  test("an app that closes its connection is an expected reconnect, not an error", async () => {
+    const ws = discoveryWorkspace(4700);
+    const host = new FakeHost([ws]);
+    const { connector, calls } = fakeConnector();
+    const ctl = new Controller(host, connector, { pollMs: 20 });
+    try {
+      ctl.start();
+      await waitFor(() => ctl.connectionState.kind === "connected");
+      calls[0].handlers.onClosed("the app closed the connection");
+      await waitFor(() => calls.length === 2 && ctl.connectionState.kind === "connected");
+      assert.deepEqual(host.lines.filter((l) => l.startsWith("[error]") || l.startsWith("[warn]")), []);
+      assert.ok(host.lines.some((l) => /^\[info\] Connection closed .*reconnecting/.test(l)), host.lines.join("\n"));
+    } finally {
+      await ctl.dispose();
+    }
+  });
+});
+
+describe("controller: one connection per workspace folder", () => {
+  function folderWithApp(port: number): string {
+    const ws = tmpdir();
+    fs.mkdirSync(path.join(ws, ".reload_server"));
+    fs.writeFileSync(
+      path.join(ws, ".reload_server", `${process.pid}.json`),
+      JSON.stringify({ version: 1, pid: process.pid, host: "127.0.0.1", port, token: null, started: 1 }),
+    );
+    return ws;
+  }
+
+  function recordingConnector() {
+    const byPort = new Map<number, { handlers: SessionHandlers; requests: string[]; stopped: boolean; reloadOnSave: boolean }>();
+    const connector: Connector = async (target, init, handlers) => {
+      const rec = { handlers, requests: [] as string[], stopped: false, reloadOnSave: init.reloadOnSave };
+      byPort.set(target.port, rec);
+      return {
+        initializeResult: {
+          capabilities: { experimental: { reloadServer: { app: { pid: target.port, argv: [`app${target.port}.py`], cwd: "/" } } } },
+        },
+        request: async <T>(method: string) => {
+          rec.requests.push(method);
+          return outcome({ status: "unchanged", message: `nothing to reload (${target.port})` }) as T;
+        },
+        stop: async () => {
+          rec.stopped = true;
+        },
+      };
+    };
+    return { connector, byPort };
+  }
+
+  function doc(fsPath: string) {
+    return { fsPath, languageId: "python", isDirty: false, isUntitled: false, save: async () => true };
+  }
+
+  test("two folders, two apps: saves, diagnostics, commands and status go to the file's folder", async () => {
+    const a = folderWithApp(5001);
+    const b = folderWithApp(5002);
+    const host = new FakeHost([a, b]);
+    const bSettings: Settings = { ...DEFAULTS, include: ["src/**/*.py"], notifications: "off" };
+    host.folderSettings.set(b, bSettings);
+    const { connector, byPort } = recordingConnector();
+    const ctl = new Controller(host, connector, { pollMs: 20 });
+    try {
+      ctl.start();
+      await waitFor(() => byPort.size === 2, 5000, "a connection per folder");
+      const ha = byPort.get(5001)!.handlers;
+      const hb = byPort.get(5002)!.handlers;
+      const inA = path.join(a, "shop", "pricing.py");
+      const inB = path.join(b, "src", "pricing.py");
+      const outside = path.join(tmpdir(), "lib.py");
+
+      // Saves: each folder's connection sends its own, with its own settings.
+      assert.equal(ha.shouldReloadOnSave(inA), true);
+      assert.equal(hb.shouldReloadOnSave(inA), false, "B's app never hears of A's saves");
+      assert.equal(hb.shouldReloadOnSave(inB), true);
+      assert.equal(ha.shouldReloadOnSave(inB), false);
+      assert.equal(hb.shouldReloadOnSave(path.join(b, "tests", "t.py")), false, "B's include");
+      assert.equal(ha.shouldReloadOnSave(outside), true, "a file in no folder: the first folder's");
+      assert.equal(hb.shouldReloadOnSave(outside), false);
+
+      // Diagnostics: each connection shows its folder's (and files in no folder).
+      assert.equal(ha.acceptsDiagnostics(inA), true);
+      assert.equal(ha.acceptsDiagnostics(inB), false);
+      assert.equal(hb.acceptsDiagnostics(inB), true);
+      assert.equal(hb.acceptsDiagnostics(inA), false);
+      assert.equal(hb.acceptsDiagnostics(outside), true);
+
+      // The status bar and the commands follow the active file.
+      host.document = doc(inB);
+      ctl.poke();
+      assert.match(host.status!.tooltip, /app5002\.py/);
+      assert.match(host.status!.tooltip, new RegExp(`Workspace folder: ${path.basename(b)}`));
+      await ctl.reloadStale();
+      assert.deepEqual(byPort.get(5002)!.requests, ["reloadStale"]);
+      assert.deepEqual(byPort.get(5001)!.requests, []);
+      host.document = doc(inA);
+      ctl.poke();
+      assert.match(host.status!.tooltip, /app5001\.py/);
+      await ctl.reloadCurrentFile();
+      assert.deepEqual(byPort.get(5001)!.requests, ["reloadPath"]);
+
+      // A failure in B follows B's notifications setting; A's app is untouched.
+      const app = { pid: 5002, argv: ["app5002.py"], cwd: "/" };
+      hb.onStatus({ state: "idle", app, lastReload: null, clients: 1 });
+      hb.onStatus({ state: "idle", app, lastReload: failed, clients: 1 });
+      assert.deepEqual(host.notifications, [], "B's notifications are off");
+      assert.equal(ctl.connectionState.kind, "connected");
+      assert.ok(host.lines.some((l) => l.includes(`[${path.basename(b)}]`)), "log lines name the folder");
+
+      // Disconnect acts on the active file's folder only.
+      await ctl.disconnect();
+      assert.equal(byPort.get(5001)!.stopped, true);
+      assert.equal(byPort.get(5002)!.stopped, false);
+
+      // A folder removed from the workspace: its connection goes.
+      host.workspaceFolders = [a];
+      ctl.poke();
+      await waitFor(() => byPort.get(5002)!.stopped, 2000, "B's connection to stop");
+    } finally {
+      await ctl.dispose();
+    }
+  });
+
+  test("per-folder settings go into each folder's connection", async () => {
+    const a = folderWithApp(5011);
+    const b = folderWithApp(5012);
+    const host = new FakeHost([a, b]);
+    host.folderSettings.set(b, { ...DEFAULTS, reloadOnSave: false });
+    const { connector, byPort } = recordingConnector();
+    const ctl = new Controller(host, connector, { pollMs: 20 });
+    try {
+      ctl.start();
+      await waitFor(() => byPort.size === 2, 5000, "a connection per folder");
+      assert.equal(byPort.get(5011)!.reloadOnSave, true);
+      assert.equal(byPort.get(5012)!.reloadOnSave, false);
+      assert.equal(ctl.shouldReloadOnSave(path.join(b, "x.py")), false);
+      assert.equal(ctl.shouldReloadOnSave(path.join(a, "x.py")), true);
     } finally {
       await ctl.dispose();
     }

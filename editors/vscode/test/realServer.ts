@@ -124,6 +124,20 @@ export class App {
     }
   }
 
+  /**
+   * What the app writes next: its output is removed and awaited anew, so the
+   * value read was computed after this call (not during a reload that ended).
+   */
+  async nextOut(timeoutMs = 10000): Promise<string> {
+    const file = path.join(this.dir, "out.txt");
+    // Twice: the first write may carry a value computed before this call.
+    for (let i = 0; i < 2; i++) {
+      fs.rmSync(file, { force: true });
+      await waitFor(() => fs.existsSync(file), timeoutMs, "the app's next output");
+    }
+    return this.readOut();
+  }
+
   async stop(): Promise<void> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     const exited = new Promise((r) => this.proc.once("exit", r));
@@ -238,6 +252,9 @@ export const jsonrpcConnector: Connector = async (target, init, handlers) => {
   const conn = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
   let stopping = false;
   conn.onNotification(Methods.status, (s: ServerStatus) => handlers.onStatus(s));
+  conn.onNotification("window/logMessage", (m: { type: number; message: string }) =>
+    handlers.onLog(m.type, m.message),
+  );
   conn.onClose(() => {
     if (!stopping) handlers.onClosed("the app closed the connection");
   });
