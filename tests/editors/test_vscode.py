@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import time
 import zipfile
@@ -31,19 +32,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.apps import LoopingApp
+from support.waits import wait_until
 from vscode_harness import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     EXT_DIR,
-    App,
     CodeServer,
     Tools,
     Workbench,
     artifacts_on_failure,
     build_vsix,
     run_node,
-    wait_until,
+    shop_app,
 )
 
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -105,10 +107,10 @@ class Session:
     workspace: Path
     code_server: CodeServer
     wb: Workbench
-    apps: list[App] = field(default_factory=list)
+    apps: list[LoopingApp] = field(default_factory=list)
 
     @property
-    def app(self) -> App:
+    def app(self) -> LoopingApp:
         return self.apps[-1]
 
     def artifacts(self, name: str):
@@ -130,6 +132,25 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+@contextlib.contextmanager
+def workbench_on(
+    browser: Any, cs: CodeServer, target: Path, apps: list[LoopingApp], name: str
+) -> Iterator[Workbench]:
+    """code-server started on ``target`` and shown in a new page; at the end the page,
+    code-server and the apps stop.  A failed start keeps its artifacts under ``name``."""
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: [a.stop() for a in apps])
+        stack.callback(cs.stop)
+        url = cs.start(target)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        stack.callback(page.close)
+        page.set_default_timeout(20_000)
+        wb = Workbench(page)
+        with artifacts_on_failure(name, wb, cs, apps):
+            wb.open(url)
+        yield wb
+
+
 @pytest.fixture(scope="module")
 def vscode(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Session]:
     """A real app, code-server with the packaged extension, and Chromium showing it."""
@@ -139,21 +160,11 @@ def vscode(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[S
     logs = root / "logs"
     logs.mkdir()
     vsix = build_vsix(root)
-    App.create_workspace(workspace)
-    apps = [App(workspace, logs).start()]
-    apps[0].wait_out("20")
+    apps = [shop_app(workspace, logs).start()]
+    apps[0].wait_behaviour("20")
     cs = CodeServer(root / "code-server", vsix)
-    with contextlib.ExitStack() as stack:
-        stack.callback(lambda: [a.stop() for a in apps])
-        stack.callback(cs.stop)
-        url = cs.start(workspace)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        stack.callback(page.close)
-        page.set_default_timeout(20_000)
-        session = Session(workspace, cs, Workbench(page), apps)
-        with session.artifacts("startup"):
-            session.wb.open(url)
-        yield session
+    with workbench_on(browser, cs, workspace, apps, "startup") as wb:
+        yield Session(workspace, cs, wb, apps)
 
 
 @pytest.mark.timeout(120)
@@ -181,21 +192,23 @@ def test_vscode_syntax_error_in_problems_then_fix_changes_the_app(vscode: Sessio
         wb.show_problems()
         problem = wb.wait_problem(r"SyntaxError.*\[Ln 3, Col \d+\]")
         assert "reload_server" in problem, f"not from our source: {problem!r}"
-        assert wait_until(lambda: wb.squiggles() > 0, 10), "no squiggle in the editor"
+        wait_until(lambda: wb.squiggles() > 0, 10, what="a squiggle in the editor")
         wb.wait_status(r"Reload failed: shop\.pricing")
-        assert wait_until(lambda: any("Reload failed" in n for n in wb.notifications()), 10), (
-            f"no error notification: {wb.notifications()!r}"
+        wait_until(
+            lambda: any("Reload failed" in n for n in wb.notifications()),
+            10,
+            what=lambda: f"an error notification; the notifications: {wb.notifications()!r}",
         )
-        assert app.out() == "20", "the old code keeps running"
+        assert app.behaviour() == "20", "the old code keeps running"
         keep_screenshot(wb, "syntax-error")
 
         wb.clear_notifications()
         wb.replace_line(3, "RATE = 3")
         wb.save()
         wb.wait_no_problems()
-        app.wait_out("30")
+        app.wait_behaviour("30")
         wb.wait_status(r"Reloaded shop\.pricing")
-        assert wait_until(lambda: wb.squiggles() == 0, 10)
+        wait_until(lambda: wb.squiggles() == 0, 10, what="the squiggles to clear")
         keep_screenshot(wb, "fixed")
 
 
@@ -207,11 +220,12 @@ def test_vscode_rolled_back_import_error_points_at_its_line(vscode: Session) -> 
         wb.save()
         wb.show_problems()
         wb.wait_problem(r"ZeroDivisionError.*rolled back.*\[Ln 3, Col \d+\]")
-        assert app.out() == "30", "rolled back: the old code keeps running"
+        assert app.behaviour() == "30", "rolled back: the old code keeps running"
         toast = wait_until(
-            lambda: next((n for n in wb.notifications() if "ZeroDivisionError" in n), None), 10
+            lambda: next((n for n in wb.notifications() if "ZeroDivisionError" in n), None),
+            10,
+            what=lambda: f"an error notification; the notifications: {wb.notifications()!r}",
         )
-        assert toast, f"no error notification: {wb.notifications()!r}"
         assert toast.lower().count("old code is still running") == 1, toast
         keep_screenshot(wb, "rolled-back")
 
@@ -219,7 +233,7 @@ def test_vscode_rolled_back_import_error_points_at_its_line(vscode: Session) -> 
         wb.replace_line(3, "RATE = 4")
         wb.save()
         wb.wait_no_problems()
-        app.wait_out("40")
+        app.wait_behaviour("40")
 
 
 @pytest.mark.timeout(120)
@@ -227,16 +241,17 @@ def test_vscode_reconnects_when_the_app_restarts(vscode: Session) -> None:
     wb = vscode.wb
     with vscode.artifacts("reconnect"):
         old = vscode.app
-        old.stop()
+        # SIGTERM: the app dies at once, its discovery file left behind.
+        old.stop(signal.SIGTERM)
         wb.wait_status(r"disconnected")
-        new = App(vscode.workspace, old.log_path.parent)
+        new = shop_app(vscode.workspace, old.log.parent)
         vscode.apps.append(new)
         new.start()
-        new.wait_out("40")
+        new.wait_behaviour("40")
         wb.wait_status(rf"connected to .*pid {new.pid}", timeout=30)
         wb.replace_line(3, "RATE = 5")
         wb.save()
-        new.wait_out("50")
+        new.wait_behaviour("50")
         wb.wait_status(r"Reloaded shop\.pricing")
 
         # The log: the restart is an expected reconnect, and the reload is logged once.
@@ -245,9 +260,14 @@ def test_vscode_reconnects_when_the_app_restarts(vscode: Session) -> None:
             tail = log[log.rfind("→ didSave") :]
             return tail if "→ didSave" in log and "reloaded shop.pricing" in tail else None
 
-        segment = wait_until(saved_segment, 10)
+        segment = wait_until(
+            saved_segment,
+            10,
+            what=lambda: (
+                "the save's reload in the log:\n" + vscode.code_server.channel_log()[-3000:]
+            ),
+        )
         log = vscode.code_server.channel_log()
-        assert segment, f"the save's reload is not in the log:\n{log[-3000:]}"
         assert len(re.findall(r"reloaded shop\.pricing in", segment)) == 1, segment
         errors = [line for line in log.splitlines() if "[error]" in line]
         assert not [e for e in errors if "closed" in e.lower()], "\n".join(errors)
@@ -262,13 +282,13 @@ def test_vscode_commands_reload_stale_disconnect_connect_and_logs(vscode: Sessio
         pricing = vscode.workspace / "shop" / "pricing.py"
         pricing.write_text(pricing.read_text().replace("RATE = 5", "RATE = 6"))
         wb.run_command("Reload Server: Reload Stale Modules")
-        app.wait_out("60")
+        app.wait_behaviour("60")
 
         wb.run_command("Reload Server: Disconnect")
         wb.wait_status(r"disconnected by the user")
         pricing.write_text(pricing.read_text().replace("RATE = 6", "RATE = 7"))
         wb.run_command("Reload Server: Reload Stale Modules")  # connects on demand
-        app.wait_out("70")
+        app.wait_behaviour("70")
         wb.wait_status(rf"connected to .*pid {app.pid}")
 
         # Reload Current File forces a reload of the active editor's module.
@@ -277,10 +297,17 @@ def test_vscode_commands_reload_stale_disconnect_connect_and_logs(vscode: Sessio
         wb.wait_status(r"Reloaded shop\.pricing")
 
         wb.run_command("Reload Server: Show Logs")
-        logs = wait_until(lambda: "Connected to" in wb.output_text() and wb.output_text(), 15)
-        assert logs, f"the log shows {wb.output_text()!r}"
+        logs = wait_until(
+            lambda: "Connected to" in wb.output_text() and wb.output_text(),
+            15,
+            what=lambda: f"the log to show a connection; it shows {wb.output_text()!r}",
+        )
         assert "reloadStale" in logs
-        assert wait_until(lambda: "→ reloadPath" in wb.output_text(), 10), wb.output_text()
+        wait_until(
+            lambda: "→ reloadPath" in wb.output_text(),
+            10,
+            what=lambda: f"'→ reloadPath' in the log; it shows {wb.output_text()!r}",
+        )
         keep_screenshot(wb, "logs")
 
 
@@ -340,7 +367,7 @@ class MultiRoot:
     folders: list[Path]
     code_server: CodeServer
     wb: Workbench
-    apps: list[App]
+    apps: list[LoopingApp]
 
     def artifacts(self, name: str):
         return artifacts_on_failure(name, self.wb, self.code_server, self.apps)
@@ -357,8 +384,8 @@ def vscode_multi_root(
     logs = root / "logs"
     logs.mkdir()
     folders = [root / "billing", root / "catalog"]
-    for folder in folders:
-        App.create_workspace(folder)
+    # Made first: they write their folders' files.
+    apps = [shop_app(folder, logs) for folder in folders]
     # Folder settings are per folder: only catalog's include leaves tests/ out.
     (folders[1] / ".vscode").mkdir()
     (folders[1] / ".vscode" / "settings.json").write_text(
@@ -366,21 +393,11 @@ def vscode_multi_root(
     )
     workspace_file = root / "shop.code-workspace"
     workspace_file.write_text(json.dumps({"folders": [{"path": str(f)} for f in folders]}))
-    apps = [App(f, logs).start() for f in folders]
     for app in apps:
-        app.wait_out("20")
+        app.start().wait_behaviour("20")
     cs = CodeServer(root / "code-server", build_vsix(root))
-    with contextlib.ExitStack() as stack:
-        stack.callback(lambda: [a.stop() for a in apps])
-        stack.callback(cs.stop)
-        url = cs.start(workspace_file)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        stack.callback(page.close)
-        page.set_default_timeout(20_000)
-        session = MultiRoot(folders, cs, Workbench(page), apps)
-        with session.artifacts("multi-root-startup"):
-            session.wb.open(url)
-        yield session
+    with workbench_on(browser, cs, workspace_file, apps, "multi-root-startup") as wb:
+        yield MultiRoot(folders, cs, wb, apps)
 
 
 @pytest.mark.timeout(180)
@@ -401,8 +418,8 @@ def test_vscode_multi_root_one_connection_per_folder(vscode_multi_root: MultiRoo
         # A save reloads in its own folder's app only.
         wb.replace_line(3, "RATE = 3")
         wb.save()
-        app_b.wait_out("30")
-        assert app_c.out() == "20", "the other folder's app is untouched"
+        app_b.wait_behaviour("30")
+        assert app_c.behaviour() == "20", "the other folder's app is untouched"
 
         # A broken save in catalog: its problem, once, from its app; billing's runs on.
         wb.open_path(catalog / "shop" / "pricing.py", "catalog")
@@ -414,13 +431,13 @@ def test_vscode_multi_root_one_connection_per_folder(vscode_multi_root: MultiRoo
         assert len([p for p in wb.problems() if "SyntaxError" in p]) == 1, wb.problems()
         assert "reload_server" in problem, problem
         wb.wait_status(r"Reload failed: shop\.pricing")
-        assert app_c.out() == "20" and app_b.out() == "30"
+        assert app_c.behaviour() == "20" and app_b.behaviour() == "30"
         wb.clear_notifications()
         wb.replace_line(3, "RATE = 4")
         wb.save()
         wb.wait_no_problems()
-        app_c.wait_out("40")
-        assert app_b.out() == "30", "billing's app did not reload catalog's file"
+        app_c.wait_behaviour("40")
+        assert app_b.behaviour() == "30", "billing's app did not reload catalog's file"
 
         log = vscode_multi_root.code_server.channel_log()
         assert "[billing] Connected to" in log and "[catalog] Connected to" in log, log[-3000:]

@@ -4,8 +4,9 @@
   (Node 24, code-server, the extension's node_modules) plus Debian's Chromium
   and the ``playwright`` package.  A missing piece skips the test on a
   developer's machine and FAILS it when ``CI`` is set.
-- ``App`` is a real Python program with ``reload_server.serve()`` embedded,
-  writing ``pricing.total(10)`` to ``out.txt`` every 20 ms.
+- :func:`shop_app` is the app: :class:`support.apps.LoopingApp` in a shop
+  workspace, calling ``reload_server.serve()`` itself and writing
+  ``shop.pricing.total(10)`` to ``out.txt`` every 20 ms.
 - ``CodeServer`` runs the real VS Code workbench and extension host with the
   packaged extension installed; ``Workbench`` drives it from headless Chromium
   through Playwright.
@@ -17,6 +18,7 @@ Every wait is bounded; logs and screenshots of a failure are kept under
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -26,13 +28,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import pytest
+from support import ci
+from support.apps import LoopingApp
+from support.paths import PYTHON, REPO
+from support.waits import wait_until
 
-REPO = Path(__file__).resolve().parents[2]
 EXT_DIR = REPO / "editors" / "vscode"
 TOOLS = Path(os.environ.get("RELOAD_SERVER_TOOLS") or REPO / ".tools")
 ARTIFACTS = Path(os.environ.get("RELOAD_SERVER_ARTIFACTS") or REPO / "artifacts") / "vscode"
@@ -52,27 +56,9 @@ EXTENSION_ID = "reload-server.reload-server"
 STATUS_ITEM = f"[id='{EXTENSION_ID}.reloadServer.status']"
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
-
-
-def in_ci() -> bool:
-    """``CI`` is set (to anything but an empty, 0, false or no)."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def missing(what: str) -> None:
+def missing(what: str) -> NoReturn:
     """A needed tool is not there: fail in CI, skip elsewhere."""
-    message = f"{what} is missing ({SETUP_HINT})"
-    if in_ci():
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    ci.missing(f"{what} is missing ({SETUP_HINT})")
 
 
 class Tools:
@@ -90,7 +76,7 @@ class Tools:
         env = dict(os.environ)
         env["PATH"] = f"{cls.node.parent}{os.pathsep}{env.get('PATH', '')}"
         env["npm_config_nodedir"] = str(cls.node_home)
-        env["RELOAD_SERVER_PYTHON"] = sys.executable
+        env["RELOAD_SERVER_PYTHON"] = PYTHON
         env.pop("NODE_OPTIONS", None)
         return env
 
@@ -164,28 +150,6 @@ def build_vsix(out_dir: Path) -> Path:
 
 # --------------------------------------------------------------------------- the app
 
-APP_PY = """\
-import os
-import pathlib
-import sys
-import time
-
-import reload_server
-from shop import pricing
-
-reload_server.serve(0)
-out = pathlib.Path(__file__).with_name("out.txt")
-print("app running", os.getpid(), file=sys.stderr, flush=True)
-while True:
-    try:
-        text = str(pricing.total(10))
-    except Exception as exc:
-        text = f"error: {exc!r}"
-    out.with_suffix(".tmp").write_text(text)
-    out.with_suffix(".tmp").replace(out)
-    time.sleep(0.02)
-"""
-
 PRICING_PY = '''\
 """Prices of the shop."""
 
@@ -196,86 +160,20 @@ def total(amount):
     return amount * RATE
 '''
 
+_app_logs = itertools.count()
 
-class App:
-    """A real app with the reload server embedded, run from ``workspace``."""
 
-    def __init__(self, workspace: Path, log_dir: Path) -> None:
-        self.workspace = workspace
-        self.log_path = log_dir / f"app-{int(time.time() * 1000)}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @staticmethod
-    def create_workspace(workspace: Path) -> None:
-        (workspace / "shop").mkdir(parents=True)
-        (workspace / "shop" / "__init__.py").write_text("")
-        (workspace / "shop" / "pricing.py").write_text(PRICING_PY)
-        (workspace / "app.py").write_text(APP_PY)
-        # Files written just now and imported just after must not look stale later.
-        past = time.time() - 60
-        for f in (workspace / "shop" / "pricing.py", workspace / "app.py"):
-            os.utime(f, (past, past))
-
-    def start(self) -> App:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(
-            os.pathsep
-        )
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        env.pop("RELOAD_SERVER_DISCOVERY_DIR", None)
-        env.pop("RELOAD_SERVER_ROOT", None)
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-u", "app.py"],
-                cwd=self.workspace,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        entry = wait_until(self.discovery_entry, 20)
-        assert entry, f"the app wrote no discovery file:\n{self.log()}"
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def discovery_entry(self) -> dict[str, Any] | None:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError(f"the app exited with {self.proc.returncode}:\n{self.log()}")
-        path = self.workspace / ".reload_server" / f"{self.pid}.json"
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
-
-    def out(self) -> str:
-        try:
-            return (self.workspace / "out.txt").read_text()
-        except OSError:
-            return ""
-
-    def wait_out(self, expected: str, timeout: float = 10) -> None:
-        got = wait_until(lambda: self.out() == expected, timeout)
-        assert got, f"the app prints {self.out()!r}, expected {expected!r}\n{self.log()}"
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+def shop_app(workspace: Path, log_dir: Path) -> LoopingApp:
+    """The app of a shop workspace (written unless there): it calls ``reload_server.serve(0)``
+    itself and says ``shop.pricing.total(10)``; its log goes to ``log_dir``, out of the workspace."""
+    return LoopingApp(
+        workspace,
+        module="shop.pricing",
+        call="total(10)",
+        files={"shop/__init__.py": "", "shop/pricing.py": PRICING_PY},
+        launcher=False,
+        log=log_dir / f"app-{workspace.name}-{next(_app_logs)}.log",
+    )
 
 
 # --------------------------------------------------------------------------- code-server
@@ -379,8 +277,7 @@ class CodeServer:
             m = re.search(r"HTTP server listening on http://127\.0\.0\.1:(\d+)/", self.log())
             return int(m.group(1)) if m else None
 
-        self.port = wait_until(listening, 60)
-        assert self.port, f"code-server did not start:\n{self.log()}"
+        self.port = wait_until(listening, 60, what=lambda: f"code-server to start:\n{self.log()}")
         kind = "workspace" if workspace.suffix == ".code-workspace" else "folder"
         return f"http://127.0.0.1:{self.port}/?{kind}={workspace}"
 
@@ -453,8 +350,11 @@ class Workbench:
         # The breadcrumbs name the workspace folder and the file of the active editor.
         crumbs = self.page.locator(".editor-group-container.active .monaco-breadcrumbs")
         want = [folder, path.name]
-        got = wait_until(lambda: all(w in crumbs.first.inner_text() for w in want), 20)
-        assert got, f"{path} did not open: breadcrumbs {crumbs.first.inner_text()!r}"
+        wait_until(
+            lambda: all(w in crumbs.first.inner_text() for w in want),
+            20,
+            what=lambda: f"{path} to open: breadcrumbs {crumbs.first.inner_text()!r}",
+        )
         self.page.wait_for_selector(".editor-instance .monaco-editor .view-lines", timeout=20_000)
 
     def status(self) -> str:
@@ -467,8 +367,11 @@ class Workbench:
     def wait_status(self, pattern: str, timeout: float = 20) -> str:
         rx = re.compile(pattern)
         self.page.wait_for_selector(STATUS_ITEM, timeout=timeout * 1000)
-        got = wait_until(lambda: rx.search(self.status()), timeout)
-        assert got, f"status bar never matched {pattern!r}; it reads {self.status()!r}"
+        wait_until(
+            lambda: rx.search(self.status()),
+            timeout,
+            what=lambda: f"the status bar to match {pattern!r}; it reads {self.status()!r}",
+        )
         return self.status()
 
     def hover_status(self) -> str:
@@ -501,7 +404,11 @@ class Workbench:
 
     def save(self) -> None:
         self.page.keyboard.press("Control+s")
-        wait_until(lambda: self.page.locator(".tabs-container .tab.active.dirty").count() == 0, 10)
+        wait_until(
+            lambda: self.page.locator(".tabs-container .tab.active.dirty").count() == 0,
+            20,
+            what="the save (the active tab is still dirty)",
+        )
 
     def show_problems(self) -> None:
         if (
@@ -523,13 +430,20 @@ class Workbench:
         def found() -> str | None:
             return next((p for p in self.problems() if rx.search(p)), None)
 
-        got = wait_until(found, timeout)
-        assert got, f"no problem matches {pattern!r}; the Problems panel shows {self.problems()!r}"
-        return got
+        return wait_until(
+            found,
+            timeout,
+            what=lambda: (
+                f"a problem matching {pattern!r}; the Problems panel shows {self.problems()!r}"
+            ),
+        )
 
     def wait_no_problems(self, timeout: float = 20) -> None:
-        got = wait_until(lambda: not self.problems(), timeout)
-        assert got, f"the Problems panel still shows {self.problems()!r}"
+        wait_until(
+            lambda: not self.problems(),
+            timeout,
+            what=lambda: f"no problems; the Problems panel still shows {self.problems()!r}",
+        )
 
     def squiggles(self) -> int:
         return self.page.locator(".editor-instance .monaco-editor .squiggly-error").count()
@@ -567,7 +481,10 @@ class Workbench:
 
 @contextlib.contextmanager
 def artifacts_on_failure(
-    name: str, workbench: Workbench | None, code_server: CodeServer | None, apps: list[App]
+    name: str,
+    workbench: Workbench | None,
+    code_server: CodeServer | None,
+    apps: list[LoopingApp],
 ) -> Iterator[None]:
     """On failure keep a screenshot, code-server's and the extension's logs, the app's log."""
     try:
@@ -589,6 +506,6 @@ def artifacts_on_failure(
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(log, dest)
         for i, app in enumerate(apps):
-            (out / f"app-{i}.log").write_text(app.log())
+            (out / f"app-{i}.log").write_text(app.log_text())
         print(f"\nartifacts of the failure in {out}: {', '.join(notes)}", file=sys.stderr)
         raise

@@ -3,6 +3,9 @@
 - :class:`App` (made by :class:`AppFactory`, the ``make_app`` fixture): an app
   with the reload server embedded that the test drives over stdin
   (``programs/driven_app.py``); ``app.eval(expr)`` is how a test sees its behaviour.
+- :class:`LoopingApp`: the app the editor tests watch: a script that calls one
+  function of the project (``greeting.message()``) in a loop and writes what it
+  says to ``out.txt``, run by the launcher or serving by itself.
 - :class:`Proc`: any other program (an example, the launcher, ``programs/forking_app.py``),
   its stdout and stderr lines collected as they come.
 - :func:`cli`: one run of the command-line client.
@@ -219,6 +222,213 @@ class AppFactory:
     def close(self) -> None:
         for app in self.apps:
             app.close()
+
+
+# -- an app that says what its code says, in a loop ---------------------------------------
+
+LOOP_SCRIPT = """\
+import os
+import sys
+import time
+
+import {module}
+
+if os.environ.get("APP_SERVE"):
+    import reload_server
+
+    host, port = reload_server.serve(
+        int(os.environ["APP_SERVE"]), discovery=not os.environ.get("APP_NO_DISCOVERY")
+    )
+    with open("port.txt", "w") as f:
+        f.write(str(port))
+
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out.txt")
+print("app running", os.getpid(), file=sys.stderr, flush=True)
+# What the call says (or what it raised), and how many times the loop has said it.
+ticks = 0
+while True:
+    ticks += 1
+    try:
+        said = str({module}.{call})
+    except Exception as exc:
+        said = f"error: {{exc!r}}"
+    with open(out + ".tmp", "w") as f:
+        f.write(f"{{said}}\\n{{ticks}}")
+    os.replace(out + ".tmp", out)
+    time.sleep(0.02)
+"""
+
+
+def greeting_source(n: int | str) -> str:
+    """The text of ``greeting.py`` whose ``message()`` says ``hello N``."""
+    return f'def message():\n    return "hello {n}"\n'
+
+
+class LoopingApp:
+    """A long-running program with the reload server embedded, in ``project``.
+
+    ``app.py`` imports ``module`` and writes ``module.call`` to ``out.txt`` every
+    20 ms with the number of the loop turn, so a test sees the app's behaviour
+    change when the module is reloaded.  Run by the launcher
+    (``python -m reload_server --listen LISTEN [--token T] [--no-discovery] app.py``)
+    or, with ``launcher=False``, calling ``reload_server.serve(LISTEN)`` itself.
+    ``files`` (the project's modules) are written unless they exist already.
+    """
+
+    def __init__(
+        self,
+        project: Path,
+        *,
+        module: str = "greeting",
+        call: str = "message()",
+        files: dict[str, str] | None = None,
+        launcher: bool = True,
+        discovery: bool = True,
+        token: str | None = None,
+        listen: int = 0,
+        log: Path | None = None,
+    ) -> None:
+        assert launcher or not token, "the token is a launcher option here"
+        assert listen or discovery or not launcher, "the test would not know the port"
+        self.project = project
+        self.module = module
+        self.launcher = launcher
+        self.discovery = discovery
+        self.token = token
+        self.listen = listen
+        self.log = log or project / "app.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        project.mkdir(parents=True, exist_ok=True)
+        if files is None:
+            files = {"greeting.py": greeting_source(1)}
+        for name, text in files.items():
+            if not (project / name).exists():
+                # Dated well before the import: an edit made at once still looks newer.
+                write_source(project / name, text, backdate_new=60)
+        write_source(
+            project / "app.py", LOOP_SCRIPT.format(module=module, call=call), backdate_new=60
+        )
+
+    @property
+    def module_path(self) -> Path:
+        """The file of the module whose code the loop runs."""
+        return self.project / (self.module.replace(".", "/") + ".py")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = TIMEOUT) -> LoopingApp:
+        """Start the app and wait until it serves and its loop has said something."""
+        env = child_env(PYTHONDONTWRITEBYTECODE="1")
+        if self.launcher:
+            argv = [PYTHON, "-m", "reload_server", "--listen", str(self.listen)]
+            if self.token:
+                argv += ["--token", self.token]
+            if not self.discovery:
+                argv.append("--no-discovery")
+            argv.append("app.py")
+        else:
+            env["APP_SERVE"] = str(self.listen)
+            if not self.discovery:
+                env["APP_NO_DISCOVERY"] = "1"
+            argv = [PYTHON, "app.py"]
+        # What an app before this one left must not pass for this one's.
+        for stale in ("out.txt", "port.txt"):
+            (self.project / stale).unlink(missing_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=self.project,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(self._ready, timeout, what=lambda: f"the app to start:\n{self.log_text()}")
+        return self
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the app exited with {self.proc.returncode}:\n{self.log_text()}")
+        if self.discovery and self.discovery_entry() is None:
+            return False
+        if not self.discovery and not self.listen and not (self.project / "port.txt").exists():
+            return False
+        return (self.project / "out.txt").exists()
+
+    @property
+    def discovery_file(self) -> Path:
+        return self.project / ".reload_server" / f"{self.pid}.json"
+
+    def discovery_entry(self) -> dict[str, Any] | None:
+        """The app's discovery file, read (None while there is none)."""
+        try:
+            return json.loads(self.discovery_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    @property
+    def port(self) -> int:
+        if self.discovery:
+            entry = self.discovery_entry()
+            assert entry is not None, f"no discovery file {self.discovery_file}"
+            return int(entry["port"])
+        if self.listen:
+            return self.listen
+        return int((self.project / "port.txt").read_text())
+
+    def _said(self) -> tuple[str, int]:
+        """What the app last said, and the number of the loop turn that said it."""
+        try:
+            text = (self.project / "out.txt").read_text()
+        except FileNotFoundError:
+            return "", 0
+        said, _, tick = text.rpartition("\n")
+        return said, int(tick) if tick.isdigit() else 0
+
+    def behaviour(self) -> str:
+        """What the app said last."""
+        return self._said()[0]
+
+    def fresh_behaviour(self) -> str:
+        """What the app says in a loop turn that started after this call.
+
+        Turn n+2 starts after turn n+1 has written, which is after we saw turn n:
+        its call runs whatever code the app has now.
+        """
+        seen = self._said()[1]
+        wait_until(lambda: self._said()[1] >= seen + 2, what="the app's loop to turn twice")
+        return self.behaviour()
+
+    def wait_behaviour(self, expected: str, timeout: float = TIMEOUT) -> str:
+        """Waits until the app says ``expected``; returns what it last said."""
+        wait_until(
+            lambda: self.behaviour() == expected,
+            timeout,
+            what=lambda: (
+                f"the app saying {expected!r}; it says {self.behaviour()!r}\n"
+                f"app log:\n{self.log_text()[-4000:]}"
+            ),
+        )
+        return self.behaviour()
+
+    def log_text(self) -> str:
+        """The app's stdout and stderr so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = TIMEOUT) -> None:
+        """Stops the app (SIGINT: a clean exit, SIGKILL: a crash) and waits for it."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout)
 
 
 # -- any other program ------------------------------------------------------------------

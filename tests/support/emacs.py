@@ -1,9 +1,9 @@
 """Drive real Emacs (batch mode, eglot) against a real app, through the recipes of docs/editors.md.
 
-The app is a script in a temporary project, run by the launcher, that writes
-``greeting.message()`` to ``out.txt`` every 20 ms: a test sees the app's
-behaviour change when the module is reloaded.  Emacs runs
-``emacs --batch -Q -l driver.el``: the driver loads eglot (Debian's
+The app is :class:`support.apps.LoopingApp`: run by the launcher in a
+temporary project, it writes ``greeting.message()`` to ``out.txt`` every 20 ms,
+so a test sees the app's behaviour change when the module is reloaded.  Emacs
+runs ``emacs --batch -Q -l driver.el``: the driver loads eglot (Debian's
 ``elpa-eglot``), loads one recipe copied out of docs/editors.md, opens
 ``greeting.py`` and then edits and saves it step by step.  After each step it
 appends a JSON line to ``events.jsonl`` and waits for the test's ``go-N``
@@ -18,14 +18,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from support.apps import child_env
+from support.apps import LoopingApp, child_env, greeting_source
+from support.ci import missing
 from support.paths import PYTHON, REPO
 from support.waits import TIMEOUT, wait_until
 
@@ -33,34 +31,9 @@ EDITORS_DOC = REPO / "docs" / "editors.md"
 # Where Debian's elpa-* packages live; `emacs -Q` does not look there by itself.
 ELPA_DIRS = ("/usr/share/emacs/site-lisp/elpa",)
 
-APP_SCRIPT = """\
-import os
-import time
-
-import greeting
-
-out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out.txt")
-ticks = 0
-while True:
-    ticks += 1
-    with open(out + ".tmp", "w") as f:
-        f.write(f"{greeting.message()}\\n{ticks}")
-    os.replace(out + ".tmp", out)
-    time.sleep(0.02)
-"""
-
-
-def version(n: int) -> str:
-    return f'def message():\n    return "hello {n}"\n'
-
-
 # A save that cannot compile: the SyntaxError is on line 4.
 BROKEN = 'def message():\n    return "hello 2"\n\nvalue = (1 +* 2)\n'
 BROKEN_LINE = 4
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,9 +65,7 @@ def require_emacs() -> str:
     """The emacs program; skips the test without it, or fails it under CI (which must run it)."""
     problem = _emacs_problem()
     if problem is not None:
-        if in_ci():
-            pytest.fail(f"CI must run the Emacs tests: {problem}")
-        pytest.skip(problem)
+        missing(problem)
     emacs = shutil.which("emacs")
     assert emacs is not None
     return emacs
@@ -123,88 +94,6 @@ def recipe(title: str) -> str:
         if block.splitlines()[0].strip() == f";; reload_server: {title}":
             return block
     raise AssertionError(f"docs/editors.md has no elisp block titled {title!r}")
-
-
-class GreetingApp:
-    """``app.py`` in ``project``, run with the reload server by the launcher."""
-
-    def __init__(self, project: Path) -> None:
-        self.project = project
-        project.mkdir(parents=True, exist_ok=True)
-        (project / "app.py").write_text(APP_SCRIPT)
-        (project / "greeting.py").write_text(version(1))
-        self.log = project.parent / "app.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def module(self) -> Path:
-        return self.project / "greeting.py"
-
-    def start(self) -> GreetingApp:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [PYTHON, "-m", "reload_server", "--listen", "127.0.0.1:0", "app.py"],
-                cwd=self.project,
-                env=child_env(PYTHONDONTWRITEBYTECODE="1"),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(self._ready, what=f"the app to start ({self.log})")
-        return self
-
-    def _ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"the app exited with {self.proc.returncode}:\n{self.log_text()}")
-        return self.discovery_file.exists() and (self.project / "out.txt").exists()
-
-    @property
-    def discovery_file(self) -> Path:
-        assert self.proc is not None
-        return self.project / ".reload_server" / f"{self.proc.pid}.json"
-
-    @property
-    def port(self) -> int:
-        return int(json.loads(self.discovery_file.read_text())["port"])
-
-    def _said(self) -> tuple[str, int]:
-        """What the app last said, and the number of the loop turn that said it."""
-        try:
-            text = (self.project / "out.txt").read_text()
-        except FileNotFoundError:
-            return "", 0
-        said, _, tick = text.rpartition("\n")
-        return said, int(tick) if tick.isdigit() else 0
-
-    def behaviour(self) -> str:
-        return self._said()[0]
-
-    def fresh_behaviour(self) -> str:
-        """What the app says in a loop turn that started after this call."""
-        seen = self._said()[1]
-        wait_until(lambda: self._said()[1] >= seen + 2, what="the app's loop to turn twice")
-        return self.behaviour()
-
-    def wait_behaviour(self, expected: str) -> None:
-        try:
-            wait_until(lambda: self.behaviour() == expected, what=f"the app saying {expected!r}")
-        except AssertionError as exc:
-            raise AssertionError(
-                f"{exc}; it says {self.behaviour()!r}\napp log:\n{self.log_text()}"
-            ) from None
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(TIMEOUT)
 
 
 DRIVER = r"""
@@ -277,7 +166,7 @@ class EmacsSession:
     """``emacs --batch`` running the driver with one recipe, and its event log."""
 
     def __init__(
-        self, emacs: str, workdir: Path, app: GreetingApp, recipe_text: str, mode: str = "edit"
+        self, emacs: str, workdir: Path, app: LoopingApp, recipe_text: str, mode: str = "edit"
     ) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -294,11 +183,11 @@ class EmacsSession:
             "rs-dir": str(self.dir),
             "rs-events": str(self.events_file),
             "rs-recipe": str(self.dir / "recipe.el"),
-            "rs-file": str(app.module),
+            "rs-file": str(app.module_path),
             "rs-mode": mode,
-            "rs-v2": version(2),
+            "rs-v2": greeting_source(2),
             "rs-broken": BROKEN,
-            "rs-v3": version(3),
+            "rs-v3": greeting_source(3),
         }
         prelude = "".join(f"(defvar {k} {json.dumps(v)})\n" for k, v in settings.items())
         prelude += f"(defvar rs-timeout {TIMEOUT * 2:g})\n"

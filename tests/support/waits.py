@@ -18,7 +18,7 @@ TIMEOUT = float(os.environ.get("RELOAD_SERVER_TEST_TIMEOUT", "30"))
 def wait_until(
     predicate: Callable[[], T],
     timeout: float = TIMEOUT,
-    what: str = "",
+    what: str | Callable[[], str] = "",
     interval: float = 0.02,
     wake: Callable[[float], Any] | None = None,
 ) -> T:
@@ -29,7 +29,9 @@ def wait_until(
     predicate looks at may have changed (say, a new output line), or after that
     many seconds.  Raises ``AssertionError`` naming ``what`` when ``timeout``
     seconds pass first; ``predicate`` may raise one itself to give up early
-    (say, when no new output can come).
+    (say, when no new output can come).  ``what`` may be a function, called
+    only then, so that the message shows the state at the timeout (what the
+    screen reads, say) rather than at the call.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -38,11 +40,15 @@ def wait_until(
             return value
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise AssertionError(f"not within {timeout:g} s: {what or predicate}")
+            raise AssertionError(f"not within {timeout:g} s: {_said(what) or predicate}")
         if wake is not None:
             wake(min(remaining, 0.2))
         else:
             time.sleep(min(remaining, interval))
+
+
+def _said(what: str | Callable[[], str]) -> str:
+    return what() if callable(what) else what
 
 
 async def wait_until_async(
