@@ -15,6 +15,7 @@ import socket
 import time
 from typing import Any
 
+from .codes import METHOD_NOT_FOUND
 from .framing import MAX_BODY, encode
 
 
@@ -104,7 +105,7 @@ class LspClient:
                     {
                         "jsonrpc": "2.0",
                         "id": reply["id"],
-                        "error": {"code": -32601, "message": "not supported by this client"},
+                        "error": {"code": METHOD_NOT_FOUND, "message": "not supported by this client"},
                     }
                 )
             elif "method" in reply:
