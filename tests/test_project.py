@@ -67,3 +67,14 @@ def test_under_ci_arguments_cannot_narrow_the_run():
         result = _ci_pytest(*args)
         assert result.returncode != 0, (args, result.stdout[-2000:])
         assert "a CI run must be the whole suite" in result.stdout + result.stderr, args
+
+
+def test_the_code_is_ruff_clean():
+    paths = ["reload_server", "tests", "bench", "examples"]
+    ruff = [sys.executable, "-m", "ruff"]
+    check = subprocess.run([*ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    fmt = subprocess.run(
+        [*ruff, "format", "--check", *paths], cwd=ROOT, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout

@@ -105,7 +105,10 @@ class LspClient:
                     {
                         "jsonrpc": "2.0",
                         "id": reply["id"],
-                        "error": {"code": METHOD_NOT_FOUND, "message": "not supported by this client"},
+                        "error": {
+                            "code": METHOD_NOT_FOUND,
+                            "message": "not supported by this client",
+                        },
                     }
                 )
             elif "method" in reply:
