@@ -3,7 +3,8 @@
 A finder at the front of ``sys.meta_path`` notes the time an import starts and
 then steps aside (it never finds anything), so it costs a dict store per import.
 Modules imported before ``reload_server`` have no entry; staleness falls back
-to the process start time for them.
+to the process start time for them.  Nothing else runs at import time: what a
+module's code binds and copies is read from its file only when a reload needs it.
 """
 
 from __future__ import annotations

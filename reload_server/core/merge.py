@@ -308,6 +308,18 @@ class Merger:
 
     # -- classes ------------------------------------------------------------
 
+    def _merge_metaclass(self, old: type, new: type) -> object:
+        """What ``new``'s metaclass is once merged: ``old``'s when it is the same one, edited.
+
+        A metaclass the reloaded module defines is itself re-made by the
+        reload; merged (first, if its turn has not come), it is the old one.
+        """
+        meta = type(new)
+        keep = self.keep(meta)
+        if keep is meta and self._owned(meta):
+            keep = self.merge(type(old), meta, meta.__qualname__)
+        return keep
+
     def _merge_class(self, old: object, new: type, where: str) -> object:
         """The old class takes the new one's attributes and bases; instances keep their class."""
         if not (
@@ -317,7 +329,7 @@ class Merger:
             and old.__qualname__ == new.__qualname__
         ):
             return self.adopt(new)
-        if type(old) is not type(new):
+        if type(old) is not type(new) and self._merge_metaclass(old, new) is not type(old):
             return self._replace(old, new, "its metaclass changed")
         if _slots(old) != _slots(new):
             return self._replace(

@@ -2,10 +2,12 @@
 
 Two tools, both single passes:
 
-* :func:`rebind_module_globals` walks the namespaces of loaded modules only (not
-  the heap) and rebinds names still pointing at a replaced object — the
-  ``from m import CONSTANT`` copies.  A name the importing module rebound itself
-  points elsewhere and is left alone.
+* :func:`rebind_copies` walks the namespaces of loaded modules only (not the
+  heap) and rebinds the ``from m import CONSTANT [as alias]`` copies of values
+  a reload replaced, known from each importer's bytecode (read when a reload
+  first needs it, once per version of the file); a name the importing module
+  binds itself is its own and is left alone.  :func:`rebind_module_globals`
+  does the same by identity for objects the reload created.
 * :func:`replace_everywhere` is the fallback for objects whose identity could
   not be kept (a class whose ``__slots__`` changed, a function whose closure
   changed): one pass over the garbage collector's objects, whatever the number
@@ -15,9 +17,13 @@ Two tools, both single passes:
 from __future__ import annotations
 
 import gc
+import os
 import sys
-from types import CellType, FunctionType, MethodType, ModuleType
+from types import BuiltinFunctionType, CellType, FunctionType, MethodType, ModuleType
 
+from . import staleness
+from .sources import facts_by_module, file_facts
+from .targets import source_file
 from .values import ATOMIC, MISSING
 
 
@@ -35,43 +41,124 @@ class Replacement:
 def rebind_module_globals(
     replacements: dict[int, Replacement], only: set[str] | None = None
 ) -> int:
-    """Rebind module-level names that still point at replaced objects; returns how many.
+    """Rebind names, in loaded modules, that still point at objects the reload created anew.
 
-    Scans every loaded module, or only the modules named in ``only``.
+    ``replacements`` holds objects the reload itself made (new classes merged
+    into old ones): any name pointing at one is rebound.  Scans every loaded
+    module, or only the modules named in ``only``.
     """
     if not replacements:
         return 0
-    # A copy of an atomic value is found by its name, a dict lookup per module;
-    # only other values need a look at every name of every module.
-    by_name: list[tuple[str, object, object]] = []
-    by_id: dict[int, Replacement] = {}
-    for key, r in replacements.items():
-        if r.name is not None and isinstance(r.old, ATOMIC):
-            by_name.append((r.name, r.old, r.new))
-        else:
-            by_id[key] = r
-    ids = by_id.keys()
+    ids = replacements.keys()
     count = 0
-    if only is None:
-        modules = list(sys.modules.values())
-    else:
-        modules = [sys.modules[n] for n in only if n in sys.modules]
-    for module in modules:
-        if not isinstance(module, ModuleType):
-            continue
+    for module in _modules(only):
         ns = module.__dict__
-        for name, old, new in by_name:
-            if ns.get(name, MISSING) is old:
-                ns[name] = new
-                count += 1
-        if not ids or ids.isdisjoint(map(id, ns.values())):
+        if ids.isdisjoint(map(id, ns.values())):
             continue
         for key, value in list(ns.items()):
-            r = by_id.get(id(value))
+            r = replacements.get(id(value))
             if r is not None and r.old is value:
                 ns[key] = r.new
                 count += 1
     return count
+
+
+def rebind_copies(replaced: dict[str, dict[str, Replacement]]) -> int:
+    """Rebind, in other modules, the copies of module-level values a reload replaced.
+
+    ``replaced`` maps each reloaded module to ``{name: Replacement}``.  A name
+    in another module is rebound when it still holds the old value and:
+
+    * that module's code has ``from module import name [as local]`` for it,
+      read from its bytecode (:func:`_copies`); or
+    * the old value is one the reloaded module created (:func:`_created_by`),
+      found by identity under any name.
+
+    So a name the other module binds itself, and a look-alike small value, are
+    left alone, and so are modules, builtins and other modules' functions and
+    classes the reloaded module merely referred to.  Returns how many names
+    were rebound.
+
+    Cost: one identity pass over the values of every loaded module's namespace
+    (as :func:`rebind_module_globals`); only a module that holds one of the old
+    objects, under any name, has its code's facts looked up — read from its file
+    once per version of the file, then kept.
+    """
+    if not replaced:
+        return 0
+    by_id: dict[int, Replacement] = {}
+    olds: set[int] = set()
+    for source, names in replaced.items():
+        for r in names.values():
+            olds.add(id(r.old))
+            if _created_by(r.old, source):
+                by_id[id(r.old)] = r
+    count = 0
+    for name, module in list(sys.modules.items()):
+        if name in replaced or not isinstance(module, ModuleType):
+            continue
+        ns = module.__dict__
+        if olds.isdisjoint(map(id, ns.values())):
+            continue
+        copies, exact = _copies(name, module)
+        for local, (source, attr) in copies.items():
+            if not exact and local != attr:
+                continue
+            r = replaced.get(source, {}).get(attr)
+            if r is not None and ns.get(local, MISSING) is r.old:
+                ns[local] = r.new
+                count += 1
+        if by_id and not by_id.keys().isdisjoint(map(id, ns.values())):
+            for key, value in list(ns.items()):
+                r = by_id.get(id(value))
+                if r is not None and r.old is value:
+                    ns[key] = r.new
+                    count += 1
+    return count
+
+
+def _copies(name: str, module: ModuleType) -> tuple[dict[str, tuple[str, str]], bool]:
+    """The ``from m import x [as y]`` copies of ``module``'s code, and whether aliases count.
+
+    From the facts of the code it runs when known (recorded by its last
+    reload, or read earlier while its file was unchanged).  Else its file is
+    read now (its ``.pyc`` or source, once per version): if the file has not
+    changed since the module loaded it, that is the code it runs, and the facts
+    are kept as such; if it has, the module runs an older version, and only a
+    copy under the same name (``from m import x``) is trusted.
+    """
+    file = source_file(module)
+    if file is None:
+        return {}, True
+    facts = facts_by_module.get(name)
+    if facts is not None and facts.loaded and facts.file == file:
+        return facts.copies, True
+    try:
+        st = os.stat(file)
+    except OSError:
+        return {}, True
+    stale = staleness.is_stale(name)
+    facts = file_facts(module, file, st)
+    if not stale and facts.mtime_ns == st.st_mtime_ns:
+        facts.loaded = True
+    return facts.copies, not stale
+
+
+def _created_by(value: object, module: str) -> bool:
+    """Whether ``value`` may be an object ``module`` made, as opposed to one it refers to."""
+    if isinstance(value, ATOMIC) or isinstance(value, ModuleType):
+        return False
+    if isinstance(value, (FunctionType, type, BuiltinFunctionType, MethodType)):
+        return getattr(value, "__module__", None) == module
+    return True
+
+
+def _modules(only: set[str] | None) -> list[ModuleType]:
+    if only is None:
+        found = list(sys.modules.values())
+    else:
+        found = [sys.modules[n] for n in only if n in sys.modules]
+    return [m for m in found if isinstance(m, ModuleType)]
 
 
 def replace_everywhere(lost: dict[int, tuple[object, object]]) -> int:

@@ -19,7 +19,11 @@ from .results import Note
 _op = opcode.opmap
 STORE_NAME = _op["STORE_NAME"]
 DELETE_NAME = _op["DELETE_NAME"]
+# A top-level name some function declares ``global`` is stored with these.
+STORE_GLOBAL = _op["STORE_GLOBAL"]
+DELETE_GLOBAL = _op["DELETE_GLOBAL"]
 IMPORT_NAME = _op["IMPORT_NAME"]
+IMPORT_FROM = _op["IMPORT_FROM"]
 LOAD_CONST = _op["LOAD_CONST"]
 EXTENDED_ARG = _op["EXTENDED_ARG"]
 IMPORT_STAR = _op.get("IMPORT_STAR", -1)  # 3.12+: CALL_INTRINSIC_1 with INTRINSIC_IMPORT_STAR
@@ -28,7 +32,8 @@ INTRINSIC_IMPORT_STAR = 2
 LOAD_SMALL_INT = _op.get("LOAD_SMALL_INT", -1)  # 3.14+
 _WANTED = bytes(
     op
-    in (STORE_NAME, DELETE_NAME, IMPORT_NAME, LOAD_CONST, EXTENDED_ARG)
+    in (STORE_NAME, DELETE_NAME, STORE_GLOBAL, DELETE_GLOBAL, IMPORT_NAME, IMPORT_FROM)
+    + (LOAD_CONST, EXTENDED_ARG)
     + (IMPORT_STAR, CALL_INTRINSIC_1, LOAD_SMALL_INT)
     for op in range(256)
 )
@@ -37,7 +42,18 @@ _WANTED = bytes(
 class Source:
     """The new code of one module, compiled and ready to run."""
 
-    __slots__ = ("name", "module", "file", "stat", "code", "bound", "imports", "star_imports")
+    __slots__ = (
+        "name",
+        "module",
+        "file",
+        "stat",
+        "code",
+        "bound",
+        "imports",
+        "star_imports",
+        "copies",
+        "before",
+    )
 
     def __init__(
         self,
@@ -49,6 +65,7 @@ class Source:
         bound: frozenset[str] = frozenset(),
         imports: tuple[str, ...] = (),
         star_imports: tuple[str, ...] = (),
+        copies: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         self.name = name
         self.module = module
@@ -58,6 +75,11 @@ class Source:
         self.bound = bound
         self.imports = imports
         self.star_imports = star_imports
+        #: ``{local name: (module, name)}`` for each ``from module import name [as local]``
+        #: whose binding the module body does not overwrite later.
+        self.copies = copies if copies is not None else {}
+        #: The names the code the module ran before bound, when known (set by the reload).
+        self.before: frozenset[str] | None = None
 
 
 class CompileFailed(Exception):
@@ -113,8 +135,8 @@ def load(name: str, module: ModuleType, file: str) -> Source:
                 f"{type(e).__name__}: {e}", kind="syntax", module=name, file=file, line=1, column=1
             )
         ) from None
-    bound, imports, stars = _scan(code, name, module)
-    return Source(name, module, file, st, code, bound, imports, stars)
+    bound, imports, stars, copies = _scan(code, _package_of(name, module))
+    return Source(name, module, file, st, code, bound, imports, stars, copies)
 
 
 def _syntax_note(name: str, file: str, e: SyntaxError) -> Note:
@@ -136,8 +158,8 @@ def _syntax_note(name: str, file: str, e: SyntaxError) -> Note:
     )
 
 
-def _package_of(name: str, module: ModuleType) -> str:
-    if hasattr(module, "__path__"):
+def _package_of(name: str, module: ModuleType | dict) -> str:
+    if "__path__" in (module if isinstance(module, dict) else module.__dict__):
         return name
     return name.rpartition(".")[0]
 
@@ -155,19 +177,25 @@ def _absolute(target: str, level: int, package: str) -> str | None:
 
 
 def _scan(
-    code: CodeType, name: str, module: ModuleType
-) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
-    """Names bound at top level, modules imported at top level, modules star-imported."""
+    code: CodeType, package: str
+) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...], dict[str, tuple[str, str]]]:
+    """Names bound at top level, modules imported and star-imported, and from-import copies.
+
+    A copy is an IMPORT_FROM followed by its store; a later top-level store of
+    the same name makes the name the module's own again.
+    """
     raw = code.co_code
     names = code.co_names
     consts = code.co_consts
     bound: set[str] = set()
     imports: list[str] = []
     stars: list[str] = []
-    package = _package_of(name, module)
     ext = 0
     recent: list[object] = [None, None]  # the two most recent constants: level, fromlist
     last_import: str | None = None
+    from_module: str | None = None  # the module of the ``from … import`` being read
+    pending: str | None = None  # the name IMPORT_FROM just fetched, until it is stored
+    copies: dict[str, tuple[str, str]] = {}
     for op, arg in zip(raw[::2], raw[1::2]):
         if not _WANTED[op]:  # most instructions (and 3.11+'s inline caches)
             ext = 0
@@ -177,8 +205,16 @@ def _scan(
             ext = arg << 8
             continue
         ext = 0
-        if op == STORE_NAME or op == DELETE_NAME:
-            bound.add(names[arg])
+        if op == STORE_NAME or op == STORE_GLOBAL or op == DELETE_NAME or op == DELETE_GLOBAL:
+            local = names[arg]
+            bound.add(local)
+            if pending is not None and from_module and op != DELETE_NAME and op != DELETE_GLOBAL:
+                copies[local] = (from_module, pending)
+            else:
+                copies.pop(local, None)
+            pending = None
+        elif op == IMPORT_FROM:
+            pending = names[arg]
         elif op == LOAD_CONST:
             recent = [recent[1], consts[arg]]
         elif op == LOAD_SMALL_INT:
@@ -188,6 +224,9 @@ def _scan(
             target = names[arg]
             absolute = _absolute(target, level if isinstance(level, int) else 0, package)
             last_import = absolute
+            # ``import a.b as c`` also uses IMPORT_FROM, with no fromlist: no copy.
+            from_module = absolute if isinstance(fromlist, tuple) else None
+            pending = None
             if absolute:
                 imports.append(absolute)
                 if isinstance(fromlist, tuple):
@@ -195,7 +234,7 @@ def _scan(
         elif op == IMPORT_STAR or (op == CALL_INTRINSIC_1 and arg == INTRINSIC_IMPORT_STAR):
             if last_import:
                 stars.append(last_import)
-    return frozenset(bound), tuple(dict.fromkeys(imports)), tuple(stars)
+    return frozenset(bound), tuple(dict.fromkeys(imports)), tuple(stars), copies
 
 
 def star_names(module_name: str) -> set[str]:
@@ -210,3 +249,124 @@ def star_names(module_name: str) -> set[str]:
         except TypeError:
             return set()
     return {n for n in vars(module) if not n.startswith("_")}
+
+
+class Facts:
+    """What one version of a module's code binds and copies, and which version that was."""
+
+    __slots__ = ("file", "mtime_ns", "size", "bound", "copies", "origins", "loaded")
+
+    def __init__(
+        self,
+        file: str,
+        mtime_ns: int,
+        size: int,
+        bound: frozenset[str],
+        copies: dict[str, tuple[str, str]],
+        loaded: bool,
+    ) -> None:
+        self.file = file
+        self.mtime_ns = mtime_ns
+        self.size = size
+        self.bound = bound
+        self.copies = copies
+        #: The modules those copies come from.
+        self.origins = frozenset(source for source, _ in copies.values())
+        #: True when these are the facts of the code the module runs (recorded by a
+        #: reload, or read while its file was still the version it loaded); False
+        #: for a file read after it changed, which the module may not run.
+        self.loaded = loaded
+
+
+# Per module name, the facts of the code it runs or of its file as last read:
+# one entry per module, replaced when a newer version is seen.  Nothing is noted
+# at import time (that would cost every import): a module's file is read the
+# first time a reload needs its facts, then once per version of the file.
+_facts: dict[str, Facts] = {}
+#: Read-only view for :mod:`.references`.
+facts_by_module = _facts
+
+
+def remember(source: Source) -> None:
+    """Record ``source`` as the code its module now runs."""
+    st = source.stat
+    _facts[source.name] = Facts(
+        source.file, st.st_mtime_ns, st.st_size, source.bound, source.copies, True
+    )
+
+
+def file_facts(module: ModuleType, file: str, st: os.stat_result) -> Facts:
+    """The facts of ``file`` as it is at ``st``: read once per version, from its ``.pyc`` or source.
+
+    The ``.pyc`` is used only when its header names this version of the source
+    (mtime and size, as importlib checks them); else the source is compiled.
+    The result is kept, not :attr:`Facts.loaded`, until the file changes.
+    """
+    name = module.__name__
+    facts = _facts.get(name)
+    if (
+        facts is not None
+        and facts.file == file
+        and facts.mtime_ns == st.st_mtime_ns
+        and facts.size == st.st_size
+    ):
+        return facts
+    code = _cached_code(file, st, same=True)
+    if code is None:
+        try:
+            source = load(name, module, file)
+        except CompileFailed:
+            source = None
+        if source is not None and (
+            source.stat.st_mtime_ns == st.st_mtime_ns and source.stat.st_size == st.st_size
+        ):
+            code = source.code
+    if code is None:
+        # Unreadable, or changed again while read: known to copy nothing, for now.
+        return Facts(file, -1, -1, frozenset(), {}, False)
+    bound, _, _, copies = _scan(code, _package_of(name, module))
+    facts = _facts[name] = Facts(file, st.st_mtime_ns, st.st_size, bound, copies, False)
+    return facts
+
+
+def previous_bound(source: Source) -> frozenset[str] | None:
+    """The names bound by the code ``source.module`` ran until now, if that can be known.
+
+    Known when its last reload was seen or its facts were read while its file
+    was still the version it loaded; else from a ``.pyc`` left from another
+    version of the file (the import's); else None.  Call before the new code runs.
+    """
+    facts = _facts.get(source.name)
+    st = source.stat
+    if facts is not None and facts.file == source.file and facts.loaded:
+        return facts.bound
+    code = _cached_code(source.file, st, same=False)
+    if code is None:
+        return None
+    return _scan(code, _package_of(source.name, source.module))[0]
+
+
+def _cached_code(file: str, st: os.stat_result, same: bool) -> CodeType | None:
+    """The code in ``file``'s timestamped ``.pyc``: of the source at ``st`` if ``same``, else of another."""
+    import importlib.util
+    import marshal
+
+    try:
+        with open(importlib.util.cache_from_source(file), "rb") as f:
+            data = f.read()
+    except (OSError, ValueError, NotImplementedError):
+        return None
+    if len(data) < 16 or data[:4] != importlib.util.MAGIC_NUMBER:
+        return None
+    if int.from_bytes(data[4:8], "little") != 0:
+        return None  # hash-based: says nothing of which version it holds
+    mtime = int.from_bytes(data[8:12], "little")
+    size = int.from_bytes(data[12:16], "little")
+    matches = mtime == (int(st.st_mtime) & 0xFFFFFFFF) and size == (st.st_size & 0xFFFFFFFF)
+    if matches != same:
+        return None
+    try:
+        code = marshal.loads(data[16:])
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None

@@ -33,16 +33,16 @@ import os
 import sys
 import threading
 import time
-from types import ModuleType
+from types import FunctionType, ModuleType
 
 from . import staleness, targets
 from .events import publish
 from .merge import Merger
 from .ordering import order
 from .rebase import rebase_discarded, still_held
-from .references import Replacement, rebind_module_globals, replace_everywhere
+from .references import Replacement, rebind_copies, rebind_module_globals, replace_everywhere
 from .results import ERROR, INFO, WARNING, Frame, Note, ReloadError, ReloadResult
-from .sources import CompileFailed, Source, load, star_names
+from .sources import CompileFailed, Source, load, previous_bound, remember, star_names
 from .values import ATOMIC, MISSING
 
 #: Held for the whole of every reload: one at a time, process-wide.
@@ -124,9 +124,12 @@ class _Transaction:
             module = sys.modules[name]
             file = targets.source_file(module)
             try:
-                sources.append(load(name, module, file))
+                source = load(name, module, file)
             except CompileFailed as e:
                 failures.append(e.note)
+                continue
+            source.before = previous_bound(source)
+            sources.append(source)
         if failures:
             raise ReloadError(
                 failures[0].message
@@ -224,7 +227,7 @@ class _Commit:
         self.merger = Merger({s.name for s in sources}, notes)
         # Targets whose __reimported__ returned False: old references keep the old code.
         self.skipped: set[str] = set()
-        self.replacements: dict[int, Replacement] = {}
+        self.replacements: dict[str, dict[str, Replacement]] = {}
         self.transient: dict[int, Replacement] = {}
 
     def merge_modules(self) -> None:
@@ -270,13 +273,25 @@ class _Commit:
                 _merge_name(ns, snap, key, new, merger)
 
     def drop_removed_names(self, s: Source, ns: dict, snap: dict) -> None:
-        """Delete the old names the new source no longer binds."""
+        """Delete the names the previous source bound and the new one no longer binds.
+
+        Only those: a name set on the module from outside, or bound dynamically
+        (``globals()[name] = …``), was never the source's to remove.  When the
+        previous source is unknown (first reload, no ``.pyc`` of it), only the
+        module's own functions and classes count as bound by it.
+        """
         bound = set(s.bound)
         for star in s.star_imports:
             bound |= star_names(star)
+        before = s.before
         prefix = s.name + "."
         for key, old in snap.items():
             if key in bound or key in _SYSTEM_NAMES or key.startswith("__"):
+                continue
+            if before is not None:
+                if key not in before:
+                    continue
+            elif not _defined_by(old, s.name, key):
                 continue
             if ns.get(key, MISSING) is not old:
                 continue  # rebound while the new code ran: it is the new code's
@@ -296,8 +311,10 @@ class _Commit:
         """Rebind ``from m import X`` copies, anywhere, of module-level values that changed identity."""
         for s, snap in zip(self.sources, self.snapshots):
             if s.name not in self.skipped:
-                _record_replacements(s.module.__dict__, snap, self.replacements)
-        rebind_module_globals(self.replacements)
+                found = _record_replacements(s.module.__dict__, snap)
+                if found:
+                    self.replacements[s.name] = found
+        rebind_copies(self.replacements)
 
     def rebind_in_parent_packages(self) -> None:
         """Rebind the targets' packages' names for new objects that were merged into old ones.
@@ -345,9 +362,10 @@ class _Commit:
         )
 
     def record_baselines(self) -> None:
-        """Remember each target's source as loaded now, for :mod:`.staleness`."""
+        """Remember each target's source as loaded now, for :mod:`.staleness` and the next reload."""
         for s in self.sources:
             staleness.record(s.name, s.file, s.stat)
+            remember(s)
 
     def forget_cached_lines(self) -> None:
         """Tracebacks must show the new source's lines, not lines cached from the old."""
@@ -473,8 +491,9 @@ def _call_reimported(s: Source, snap: dict, notes: list[Note]) -> object:
         return None
 
 
-def _record_replacements(ns: dict, snap: dict, out: dict[int, Replacement]) -> None:
-    """Old module-level values whose name now holds another object."""
+def _record_replacements(ns: dict, snap: dict) -> dict[str, Replacement]:
+    """Old module-level values whose name now holds another object, by name."""
+    out: dict[str, Replacement] = {}
     for key, old in snap.items():
         if key in _SYSTEM_NAMES:
             continue
@@ -483,7 +502,17 @@ def _record_replacements(ns: dict, snap: dict, out: dict[int, Replacement]) -> N
             continue
         if isinstance(old, ATOMIC) and type(old) is type(new) and old == new:
             continue
-        out.setdefault(id(old), Replacement(old, new, key))
+        out[key] = Replacement(old, new, key)
+    return out
+
+
+def _defined_by(value: object, module: str, key: str) -> bool:
+    """Whether ``value`` is a function or class ``module``'s source defined under ``key``."""
+    return (
+        isinstance(value, (FunctionType, type))
+        and getattr(value, "__module__", None) == module
+        and getattr(value, "__name__", None) == key
+    )
 
 
 def _push_reexports(sources: list[Source]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import py_compile
 
 import pytest
 
@@ -83,12 +84,31 @@ def test_module_state_kept_with_name_error_idiom(project):
 
 
 def test_name_removed_from_source_is_removed_from_module(project):
+    # What the imported version bound is read from the .pyc its import left
+    # (this test suite runs with PYTHONDONTWRITEBYTECODE, so write it here).
     m = project.module("m", "def f(): return 1\ndef gone(): return 2\nLIMIT = 3\n")
+    py_compile.compile(
+        str(project.path("m.py")), invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP
+    )
     project.edit("m", "def f(): return 1\n")
     reimport("m")
     assert not hasattr(m, "gone")
     assert not hasattr(m, "LIMIT")
     assert m.f() == 1
+
+
+def test_without_a_pyc_the_first_reload_removes_only_functions_and_classes(project):
+    # Nothing is noted at import time: with no .pyc of the imported version,
+    # the first reload cannot tell a removed constant from an attribute set from
+    # outside, and keeps it (as importlib.reload does); from then on it knows.
+    m = project.module("m", "def f(): return 1\ndef gone(): return 2\nLIMIT = 3\nMAX = 4\n")
+    project.edit("m", "def f(): return 1\nMAX = 4\n")
+    reimport("m")
+    assert not hasattr(m, "gone")
+    assert m.LIMIT == 3
+    project.edit("m", "def f(): return 1\n")
+    reimport("m")
+    assert not hasattr(m, "MAX")
 
 
 def test_submodule_attribute_of_package_survives_reload(project):
