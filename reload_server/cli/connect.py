@@ -24,6 +24,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..version import __version__
@@ -64,7 +65,7 @@ CONNECT_TIMEOUT = 2.0
 # takes a second), then once a second while none runs.
 RETRY_FIRST = 0.1
 RETRY_MAX = 1.0
-# What the editor's reader hands over for a body that is not JSON.
+# What _read_messages hands over for a body that is not JSON.
 NOT_JSON = object()
 # Editor notifications the replay of the session stands for.
 REPLAYED = frozenset(
@@ -133,6 +134,26 @@ def _say(line: str) -> None:
         pass  # nobody reads stderr any more: nothing else to tell
 
 
+def _read_messages(read: Callable[[], bytes], who: str) -> Iterator[object]:
+    """The messages ``read()`` delivers, until the end of the stream or a framing
+    error: each a JSON value, or :data:`NOT_JSON` for a body that is not JSON.
+    Raises ``FrameError`` when the stream ends inside a message."""
+    reader = FrameReader()
+    while True:
+        data = read()
+        if not data:
+            reader.close()
+            return
+        for body in reader.feed(data):
+            try:
+                yield json.loads(body)
+            except ValueError:
+                yield NOT_JSON
+        if reader.error is not None:
+            _say(f"unreadable message from {who}: {reader.error}")
+            return
+
+
 class AppConnection:
     """One TCP connection to an app's server; a thread turns what it sends into events."""
 
@@ -148,22 +169,13 @@ class AppConnection:
         threading.Thread(target=self._read, name=f"{BRIDGE}-app", daemon=True).start()
 
     def _read(self) -> None:
-        reader = FrameReader()
         try:
-            while True:
-                data = self.sock.recv(65536)
-                if not data:
-                    break
-                for body in reader.feed(data):
-                    try:
-                        message = json.loads(body)
-                    except ValueError:
-                        continue  # the server never sends this; nothing to answer
+            for message in _read_messages(
+                lambda: self.sock.recv(65536), f"the app at {self.where}"
+            ):
+                if message is not NOT_JSON:  # the server never sends it; nothing to answer
                     self._events.put(("app", self, message))
-                if reader.error is not None:
-                    _say(f"unreadable message from the app at {self.where}: {reader.error}")
-                    break
-        except OSError:
+        except (OSError, FrameError):
             pass
         self._events.put(("app-closed", self, None))
 
@@ -253,22 +265,9 @@ class Bridge:
                     self._app_lost()
 
     def _read_editor(self, read: Any) -> None:
-        reader = FrameReader()
         try:
-            while True:
-                data = read()
-                if not data:
-                    break
-                for body in reader.feed(data):
-                    try:
-                        message = json.loads(body)
-                    except ValueError:
-                        message = NOT_JSON
-                    self.events.put(("editor", None, message))
-                if reader.error is not None:
-                    _say(f"unreadable message from the editor: {reader.error}")
-                    break
-            reader.close()
+            for message in _read_messages(read, "the editor"):
+                self.events.put(("editor", None, message))
         except (OSError, FrameError):
             pass
         self.events.put(("editor-closed", None, None))

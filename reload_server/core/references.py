@@ -53,13 +53,19 @@ def rebind_module_globals(
     count = 0
     for module in _modules(only):
         ns = module.__dict__
-        if ids.isdisjoint(map(id, ns.values())):
-            continue
-        for key, value in list(ns.items()):
-            r = replacements.get(id(value))
-            if r is not None and r.old is value:
-                ns[key] = r.new
-                count += 1
+        if not ids.isdisjoint(map(id, ns.values())):
+            count += _rebind_by_identity(ns, replacements)
+    return count
+
+
+def _rebind_by_identity(ns: dict, replacements: dict[int, Replacement]) -> int:
+    """Point every name of ``ns`` that holds a replaced old object at its replacement."""
+    count = 0
+    for key, value in list(ns.items()):
+        r = replacements.get(id(value))
+        if r is not None and r.old is value:
+            ns[key] = r.new
+            count += 1
     return count
 
 
@@ -109,11 +115,7 @@ def rebind_copies(replaced: dict[str, dict[str, Replacement]]) -> int:
                 ns[local] = r.new
                 count += 1
         if by_id and not by_id.keys().isdisjoint(map(id, ns.values())):
-            for key, value in list(ns.items()):
-                r = by_id.get(id(value))
-                if r is not None and r.old is value:
-                    ns[key] = r.new
-                    count += 1
+            count += _rebind_by_identity(ns, by_id)
     return count
 
 
