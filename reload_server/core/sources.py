@@ -105,8 +105,16 @@ def _read_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def load(name: str, module: ModuleType, file: str) -> Source:
-    """Read and compile ``file`` for module ``name``; raises :class:`CompileFailed`."""
+def load(name: str, module: ModuleType, file: str, text: str | None = None) -> Source:
+    """Read and compile ``file`` for module ``name``; raises :class:`CompileFailed`.
+
+    With ``text``, that is compiled as ``file``'s content instead of what the
+    disk holds (a fleet reload ships the coordinator's source to processes on
+    other machines); the file is only stat'ed, if it exists.
+    """
+    if text is not None:
+        shipped = text.encode("utf-8")
+        return _compile(name, module, file, *_shipped_stat(file, shipped))
     try:
         # Non-blocking, and only a regular file: a FIFO or device put in the
         # module's place must fail the reload, not hang it under the reload lock.
@@ -125,6 +133,26 @@ def load(name: str, module: ModuleType, file: str) -> Source:
         raise CompileFailed(
             Note(f"cannot read {file}: {reason}", kind="syntax", module=name, file=file)
         ) from None
+    return _compile(name, module, file, data, st)
+
+
+def _shipped_stat(file: str, shipped: bytes) -> tuple[bytes, os.stat_result]:
+    """``shipped`` with the file's stat when the disk holds the same bytes, else a blank stat.
+
+    A blank stat (mtime 0) keeps the module stale on disk: the code running is
+    not what the file says, and staleness checks must not claim otherwise.
+    """
+    try:
+        with open(file, "rb") as f:
+            st = os.fstat(f.fileno())
+            if S_ISREG(st.st_mode) and f.read() == shipped:
+                return shipped, st
+    except OSError:
+        pass
+    return shipped, os.stat_result((0,) * 10)
+
+
+def _compile(name: str, module: ModuleType, file: str, data: bytes, st: os.stat_result) -> Source:
     try:
         code = compile(data, file, "exec", dont_inherit=True)
     except SyntaxError as e:

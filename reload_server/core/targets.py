@@ -184,7 +184,7 @@ def resolve(targets: Iterable[str | ModuleType | os.PathLike[str]]) -> list[str]
     for target in targets:
         if isinstance(target, ModuleType):
             candidates = [target.__name__]
-        elif isinstance(target, str) and not _looks_like_path(target):
+        elif isinstance(target, str) and not looks_like_path(target):
             candidates = [target]
         elif isinstance(target, (str, os.PathLike)):
             path = _as_path(target)
@@ -223,5 +223,5 @@ def resolve(targets: Iterable[str | ModuleType | os.PathLike[str]]) -> list[str]
     return names
 
 
-def _looks_like_path(text: str) -> bool:
+def looks_like_path(text: str) -> bool:
     return text.endswith(".py") or os.sep in text or "/" in text or text.startswith("file://")

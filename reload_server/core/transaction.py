@@ -35,7 +35,7 @@ import threading
 import time
 from types import FunctionType, ModuleType
 
-from . import staleness, targets
+from . import members, staleness, targets
 from .events import publish
 from .merge import Merger
 from .ordering import order
@@ -44,6 +44,10 @@ from .references import Replacement, rebind_copies, rebind_module_globals, repla
 from .results import ERROR, INFO, WARNING, Frame, Note, ReloadError, ReloadResult
 from .sources import CompileFailed, Source, load, previous_bound, remember, star_names
 from .values import ATOMIC, MISSING
+
+TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 #: Held for the whole of every reload: one at a time, process-wide.
 reload_lock = threading.RLock()
@@ -80,39 +84,130 @@ def reimport(*modules: str | ModuleType | os.PathLike[str]) -> ReloadResult:
     notes saying where.  On success, old references run the new code: functions
     held anywhere, existing instances, subclasses in other modules and
     ``from m import x`` copies.  Returns a :class:`ReloadResult`.
+
+    When other processes take part in this process's reloads (a Dask cluster
+    after ``reload_server.dask.install``), the reload is theirs too: prepared
+    everywhere, then committed everywhere or nowhere (:mod:`.fleet`).
+    """
+    spread = members.spreader()
+    if spread is not None:
+        return spread(modules)
+    prepared = prepare(*modules)
+    return prepared.commit()
+
+
+def prepare(
+    *modules: str | ModuleType | os.PathLike[str], texts: Mapping[str, str] | None = None
+) -> Prepared:
+    """Run a reload up to its commit and hold it there: the first half of :func:`reimport`.
+
+    Resolves, compiles, calls ``__unimport__``, runs the new code and the
+    ``__reload_check__`` hooks, holding :data:`reload_lock`; nothing is
+    committed.  The caller must then call :meth:`Prepared.commit` or
+    :meth:`Prepared.abort`, on the same thread.  A failure raises
+    :class:`ReloadError` with everything already rolled back and the lock
+    released.  ``texts`` maps module names to source text to compile instead
+    of the file on disk (a fleet reload ships its coordinator's source).
     """
     started = time.perf_counter()
-    with reload_lock:
-        try:
-            outcome: ReloadResult | ReloadError = _Transaction(started).run(modules)
-        except ReloadError as e:
+    reload_lock.acquire()
+    transaction = _Transaction(started, texts or {})
+    try:
+        transaction.prepare(modules)
+    except BaseException as e:
+        reload_lock.release()
+        if isinstance(e, ReloadError):
             e.duration = time.perf_counter() - started
-            outcome = e
-    publish(outcome)
-    if isinstance(outcome, ReloadError):
-        raise outcome
-    return outcome
+            publish(e)
+        raise
+    return Prepared(transaction)
+
+
+class Prepared:
+    """A reload whose new code ran and passed its checks, neither committed nor rolled back.
+
+    Holds :data:`reload_lock` until :meth:`commit` or :meth:`abort`, exactly
+    one of which must be called, on the thread that prepared it.
+    """
+
+    def __init__(self, transaction: _Transaction) -> None:
+        self._transaction: _Transaction | None = transaction
+        #: The modules the reload runs, in the order their new code ran.
+        self.modules: tuple[str, ...] = tuple(s.name for s in transaction.sources)
+
+    def commit(self) -> ReloadResult:
+        """Make the prepared code the running code (the commit phase); returns the result."""
+        transaction = self._take()
+        try:
+            result = transaction.commit()
+        finally:
+            reload_lock.release()
+        publish(result)
+        return result
+
+    def abort(self, reason: str, notes: tuple[Note, ...] = ()) -> ReloadError:
+        """Roll the prepared reload back, as a failed reload is; returns (does not raise) the error.
+
+        ``reason`` says why (another process failed to prepare); ``notes`` are
+        added to the error's.
+        """
+        transaction = self._take()
+        try:
+            error = transaction.abort(reason, notes)
+        finally:
+            reload_lock.release()
+        publish(error)
+        return error
+
+    def _take(self) -> _Transaction:
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:
+            raise RuntimeError("this reload was already committed or aborted")
+        return transaction
 
 
 class _Transaction:
-    def __init__(self, started: float) -> None:
+    def __init__(self, started: float, texts: Mapping[str, str]) -> None:
         self.started = started
+        self.texts = texts
         self.notes: list[Note] = []
+        self.sources: list[Source] = []
+        self.snapshots: list[dict] = []
+        self.undo: _Undo | None = None
+        self.unimported: list[Source] = []
 
-    def run(self, requested: tuple) -> ReloadResult:
+    def prepare(self, requested: tuple) -> None:
         names = targets.resolve(requested)
         if not names:
-            return ReloadResult((), duration=time.perf_counter() - self.started)
+            return
         sources = self._compile(names)
-        sources = order(sources)
-        self._unimport(sources)
-        snapshots = self._execute(sources)
-        self._commit(sources, snapshots)
+        self.sources = order(sources)
+        self._unimport(self.sources)
+        self.snapshots = self._execute(self.sources)
+
+    def commit(self) -> ReloadResult:
+        if self.sources:
+            self._commit(self.sources, self.snapshots)
         return ReloadResult(
-            tuple(s.name for s in sources),
-            tuple(s.file for s in sources),
+            tuple(s.name for s in self.sources),
+            tuple(s.file for s in self.sources),
             tuple(self.notes),
             time.perf_counter() - self.started,
+        )
+
+    def abort(self, reason: str, notes: tuple[Note, ...]) -> ReloadError:
+        sources = self.sources
+        if self.undo is not None:
+            self.undo.run()
+        restarted = _restart_unimported(self.unimported)
+        return ReloadError(
+            reason,
+            phase="abort",
+            modules=tuple(s.name for s in sources),
+            files=tuple(s.file for s in sources),
+            notes=tuple(notes) + restarted,
+            duration=time.perf_counter() - self.started,
+            rolled_back=bool(sources),
         )
 
     # -- phase 2 --------------------------------------------------------------
@@ -124,7 +219,7 @@ class _Transaction:
             module = sys.modules[name]
             file = targets.source_file(module)
             try:
-                source = load(name, module, file)
+                source = load(name, module, file, self.texts.get(name))
             except CompileFailed as e:
                 failures.append(e.note)
                 continue
@@ -153,27 +248,28 @@ class _Transaction:
                 hook()
             except BaseException as e:  # noqa: BLE001 - a hook must not take the reloader down
                 note = _exception_note(s, e, "hook", f"__unimport__ of {s.name} raised")
+                restarted = _restart_unimported(self.unimported)
                 raise ReloadError(
                     note.message,
                     phase="hook",
                     modules=tuple(x.name for x in sources),
                     files=tuple(x.file for x in sources),
-                    notes=(note,),
+                    notes=(note, *restarted),
+                    rolled_back=bool(self.unimported),
                 ) from None
+            self.unimported.append(s)
 
     # -- phase 5 --------------------------------------------------------------
 
     def _execute(self, sources: list[Source]) -> list[dict]:
-        before = set(sys.modules)
-        snapshots: list[dict] = []
-        parents = _parent_bindings(sources)
+        undo = _Undo(sources)
         current: Source | None = None
         phase = "import"
         try:
             for s in sources:
                 current = s
                 ns = s.module.__dict__
-                snapshots.append(dict(ns))
+                undo.snapshots.append(dict(ns))
                 exec(s.code, ns)
             phase = "check"
             for s in sources:
@@ -183,18 +279,20 @@ class _Transaction:
                     check(s.module)
         except BaseException as e:  # noqa: BLE001 - rolled back and reported, whatever it was
             note = _exception_note(current, e, phase)
-            _rollback(sources[: len(snapshots)], snapshots, parents, before)
+            undo.run()
+            restarted = _restart_unimported(self.unimported)
             raise ReloadError(
                 note.message,
                 phase=phase,
                 modules=tuple(x.name for x in sources),
                 files=tuple(x.file for x in sources),
-                notes=(note,),
+                notes=(note, *restarted),
                 rolled_back=True,
             ) from None
         finally:
             del current
-        return snapshots
+        self.undo = undo
+        return undo.snapshots
 
     # -- phase 6 --------------------------------------------------------------
 
@@ -210,6 +308,49 @@ class _Transaction:
         commit.heap_fallback()
         commit.record_baselines()
         commit.forget_cached_lines()
+
+
+class _Undo:
+    """What restores the modules a run changed: their namespaces, parents' names, new imports."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+        self.snapshots: list[dict] = []
+        self.parents = _parent_bindings(sources)
+        self.before = set(sys.modules)
+
+    def run(self) -> None:
+        _rollback(self.sources[: len(self.snapshots)], self.snapshots, self.parents, self.before)
+
+
+def _restart_unimported(unimported: list[Source]) -> tuple[Note, ...]:
+    """After a rollback, let each old module whose ``__unimport__`` ran restart what it stopped.
+
+    Calls its ``__reimport_aborted__()``; a module without one gets a warning
+    note, since whatever its ``__unimport__`` stopped stays stopped.
+    """
+    notes: list[Note] = []
+    for s in unimported:
+        hook = s.module.__dict__.get("__reimport_aborted__")
+        if not callable(hook):
+            notes.append(
+                Note(
+                    f"{s.name}: __unimport__ ran and the reload was rolled back; "
+                    "define __reimport_aborted__() to restart what it stopped",
+                    severity=WARNING,
+                    module=s.name,
+                    file=s.file,
+                    kind="hook",
+                )
+            )
+            continue
+        try:
+            hook()
+        except BaseException as e:  # noqa: BLE001 - reported; the rollback itself is done
+            note = _exception_note(s, e, "hook", f"__reimport_aborted__ of {s.name} raised")
+            notes.append(note.replace(severity=WARNING))
+    unimported.clear()
+    return tuple(notes)
 
 
 class _Commit:

@@ -9,6 +9,7 @@ import pytest
 
 import reload_server
 from reload_server import ReloadError, reimport
+from reload_server.core.transaction import prepare
 
 GOOD = """
 STATE = []
@@ -292,3 +293,55 @@ def test_deleted_source_is_a_compile_error(project):
     with pytest.raises(ReloadError, match="cannot read"):
         reimport("m")
     assert m.f() == "old"
+
+
+def test_a_prepared_reload_that_is_aborted_leaves_the_old_code_running(project):
+    m = project.module("m", "def f(): return 'old'\n")
+    held = m.f
+    project.edit("m", "def f(): return 'new'\n")
+    prepared = prepare("m")
+    error = prepared.abort("another process failed")
+    assert (m.f is held, held(), error.rolled_back) == (True, "old", True)
+
+
+def test_a_prepared_reload_that_is_committed_runs_the_new_code_in_old_references(project):
+    m = project.module("m", "def f(): return 'old'\n")
+    held = m.f
+    project.edit("m", "def f(): return 'new'\n")
+    prepare("m").commit()
+    assert held() == "new"
+
+
+def test_a_prepared_reload_compiles_shipped_text_instead_of_the_file(project):
+    m = project.module("m", "def f(): return 'old'\n")
+    held = m.f
+    prepare("m", texts={"m": "def f(): return 'shipped'\n"}).commit()
+    assert held() == "shipped"
+
+
+def test_a_rolled_back_reload_lets_the_old_module_restart_what_unimport_stopped(project):
+    m = project.module(
+        "m",
+        "running = [True]\n"
+        "def __unimport__(): running[0] = False\n"
+        "def __reimport_aborted__(): running[0] = True\n",
+    )
+    project.edit("m", "raise RuntimeError('broken')\n")
+    with pytest.raises(ReloadError):
+        reimport("m")
+    assert m.running == [True]
+
+
+def test_a_rolled_back_reload_warns_when_nothing_restarts_what_unimport_stopped(project):
+    project.module("m", "def __unimport__(): pass\n")
+    project.edit("m", "raise RuntimeError('broken')\n")
+    with pytest.raises(ReloadError) as info:
+        reimport("m")
+    assert any(n.kind == "hook" and "__reimport_aborted__" in n.message for n in info.value.notes)
+
+
+def test_state_migrated_by_reimported_into_a_name_the_new_top_level_never_binds_stays(project):
+    m = project.module("m", "cache = {'hits': 3}\n")
+    project.edit("m", "def __reimported__(old):\n    global cache\n    cache = old.cache\n")
+    reimport("m")
+    assert m.cache == {"hits": 3}
