@@ -7,6 +7,7 @@ Imports nothing else of the package; no threads of its own, no sockets.
 - ``sources``: reading and compiling a module's new source; what its code binds.
 - ``ordering``: the order a restart would run modules in.
 - ``merge``: old functions, classes and instances take on the new code.
+- ``graveyard``: functions and classes an edit removed, revived when an edit restores them.
 - ``rebase``: what reference counts prove after a merge (discarded classes, replaced objects).
 - ``references``: ``from m import x`` copies and the heap fallback.
 - ``values``: the ``MISSING`` sentinel and the value kinds the others treat alike.
