@@ -10,6 +10,7 @@ other processes during a fleet reload.
   commit or abort everywhere), who takes part, and source text shipped to them.
 - ``ordering``: the order a restart would run modules in.
 - ``merge``: old functions, classes and instances take on the new code.
+- ``graveyard``: functions and classes an edit removed, revived when an edit restores them.
 - ``rebase``: what reference counts prove after a merge (discarded classes, replaced objects).
 - ``references``: ``from m import x`` copies and the heap fallback.
 - ``values``: the ``MISSING`` sentinel and the value kinds the others treat alike.

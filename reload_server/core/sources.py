@@ -53,6 +53,7 @@ class Source:
         "star_imports",
         "copies",
         "before",
+        "reads",
     )
 
     def __init__(
@@ -66,6 +67,7 @@ class Source:
         imports: tuple[str, ...] = (),
         star_imports: tuple[str, ...] = (),
         copies: dict[str, tuple[str, str]] | None = None,
+        reads: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.name = name
         self.module = module
@@ -80,6 +82,9 @@ class Source:
         self.copies = copies if copies is not None else {}
         #: The names the code the module ran before bound, when known (set by the reload).
         self.before: frozenset[str] | None = None
+        #: ``(module, name)`` for each ``from module import name`` the top level runs,
+        #: in code order: what it reads from another module while it runs.
+        self.reads = reads
 
 
 class CompileFailed(Exception):
@@ -163,8 +168,8 @@ def _compile(name: str, module: ModuleType, file: str, data: bytes, st: os.stat_
                 f"{type(e).__name__}: {e}", kind="syntax", module=name, file=file, line=1, column=1
             )
         ) from None
-    bound, imports, stars, copies = _scan(code, _package_of(name, module))
-    return Source(name, module, file, st, code, bound, imports, stars, copies)
+    bound, imports, stars, copies, reads = _scan(code, _package_of(name, module))
+    return Source(name, module, file, st, code, bound, imports, stars, copies, reads)
 
 
 def _syntax_note(name: str, file: str, e: SyntaxError) -> Note:
@@ -206,8 +211,14 @@ def _absolute(target: str, level: int, package: str) -> str | None:
 
 def _scan(
     code: CodeType, package: str
-) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...], dict[str, tuple[str, str]]]:
-    """Names bound at top level, modules imported and star-imported, and from-import copies.
+) -> tuple[
+    frozenset[str],
+    tuple[str, ...],
+    tuple[str, ...],
+    dict[str, tuple[str, str]],
+    tuple[tuple[str, str], ...],
+]:
+    """Names bound at top level, modules imported and star-imported, from-import copies and reads.
 
     A copy is an IMPORT_FROM followed by its store; a later top-level store of
     the same name makes the name the module's own again.
@@ -224,6 +235,7 @@ def _scan(
     from_module: str | None = None  # the module of the ``from … import`` being read
     pending: str | None = None  # the name IMPORT_FROM just fetched, until it is stored
     copies: dict[str, tuple[str, str]] = {}
+    reads: list[tuple[str, str]] = []
     for op, arg in zip(raw[::2], raw[1::2]):
         if not _WANTED[op]:  # most instructions (and 3.11+'s inline caches)
             ext = 0
@@ -243,6 +255,8 @@ def _scan(
             pending = None
         elif op == IMPORT_FROM:
             pending = names[arg]
+            if from_module:
+                reads.append((from_module, pending))
         elif op == LOAD_CONST:
             recent = [recent[1], consts[arg]]
         elif op == LOAD_SMALL_INT:
@@ -262,7 +276,7 @@ def _scan(
         elif op == IMPORT_STAR or (op == CALL_INTRINSIC_1 and arg == INTRINSIC_IMPORT_STAR):
             if last_import:
                 stars.append(last_import)
-    return frozenset(bound), tuple(dict.fromkeys(imports)), tuple(stars), copies
+    return frozenset(bound), tuple(dict.fromkeys(imports)), tuple(stars), copies, tuple(reads)
 
 
 def star_names(module_name: str) -> set[str]:
@@ -352,7 +366,7 @@ def file_facts(module: ModuleType, file: str, st: os.stat_result) -> Facts:
     if code is None:
         # Unreadable, or changed again while read: known to copy nothing, for now.
         return Facts(file, -1, -1, frozenset(), {}, False)
-    bound, _, _, copies = _scan(code, _package_of(name, module))
+    bound, _, _, copies, _ = _scan(code, _package_of(name, module))
     facts = _facts[name] = Facts(file, st.st_mtime_ns, st.st_size, bound, copies, False)
     return facts
 

@@ -5,7 +5,7 @@ Phases, each finishing before the next starts:
 1. resolve the targets (:mod:`.targets`);
 2. read and compile every target's new source (:mod:`.sources`): a SyntaxError
    stops here and nothing has changed;
-3. order them so a module runs after the targets it imports;
+3. order them as a restart would run them (:mod:`.ordering`);
 4. call ``__unimport__()`` on the old modules;
 5. run each module's new code in its own namespace, as :func:`importlib.reload`
    does — so state kept with ``try: cache except NameError`` survives — after
@@ -16,7 +16,8 @@ Phases, each finishing before the next starts:
    for the first time: the old code keeps running, untouched;
 6. commit, in the steps ``_Transaction._commit`` lists (each a method of
    ``_Commit``): per module its ``__reimported__(old)`` hook, the merge of new
-   objects into old ones (:mod:`.merge`) and the removal of names the new
+   objects into old ones (:mod:`.merge`), a name an earlier edit removed into
+   the object it removed (:mod:`.graveyard`), and the removal of names the new
    source no longer binds; then the discarded new classes still held are
    rebased (:mod:`.rebase`), ``from m import x`` copies rebound
    (:mod:`.references`), re-exports pushed into packages that ``import *``
@@ -35,7 +36,7 @@ import threading
 import time
 from types import FunctionType, ModuleType
 
-from . import members, staleness, targets
+from . import graveyard, members, staleness, targets
 from .events import publish
 from .merge import Merger
 from .ordering import order
@@ -378,8 +379,11 @@ class _Commit:
         """
         for s, snap in zip(self.sources, self.snapshots):
             if self.run_reimported_hook(s, snap):
-                self.merge_namespace(s.module.__dict__, snap)
-                self.drop_removed_names(s, s.module.__dict__, snap)
+                ns = s.module.__dict__
+                # A name an earlier edit removed merges into the object it removed.
+                self.merge_namespace(ns, graveyard.with_removed(s.module, ns, snap))
+                self.drop_removed_names(s, ns, snap)
+                graveyard.settle(s.module, ns, snap)
 
     def run_reimported_hook(self, s: Source, snap: dict) -> bool:
         """Call ``__reimported__(old)``; False if it declined the merge (returned False)."""
