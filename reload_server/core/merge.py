@@ -6,15 +6,18 @@ updated to behave as the new one (its code, defaults, closure values, class
 attributes), so every reference held anywhere — callbacks, bound methods,
 instances, subclasses, ``from m import f`` copies — runs the new code without
 any search of the heap.  What cannot be updated in place (a closure whose free
-variables changed, a class whose ``__slots__`` or metaclass changed) is
-*replaced*: the new object becomes canonical and the old one is handed to the
-one-pass heap fallback in :mod:`reload_server.core.references`.
+variables changed, a class whose ``__slots__``, named-tuple fields or metaclass
+changed) is *replaced*: the new object becomes canonical and the old one is
+handed to the one-pass heap fallback in :mod:`reload_server.core.references`.
+An ABC merged in place forgets its cached ``isinstance`` answers.
 """
 
 from __future__ import annotations
 
+import abc
 import enum
 import functools
+import sys
 from collections.abc import Callable, Iterator
 from types import CellType, FunctionType
 
@@ -37,7 +40,7 @@ def _slots(cls: type) -> object:
     try:
         return tuple(slots)
     except TypeError:
-        return slots
+        return slots  # not iterable (an odd ``__slots__``): compared as it is
 
 
 class Merger:
@@ -56,6 +59,11 @@ class Merger:
         self.canon: dict[int, tuple[object, object]] = {}
         self.replaced: dict[int, tuple[object, object, str]] = {}
         self.discarded: list[tuple[type, type]] = []
+        # Replaced classes whose instances must keep the old class (a layout or
+        # the fields of a named tuple changed), and those whose old class, where
+        # it stays (subclasses elsewhere, instances), may run the new code.
+        self.instances_stay: set[int] = set()
+        self.followable: set[int] = set()
         self._functions: list[FunctionType] = []
         self._classes: list[type] = []
         self._active: set[int] = set()
@@ -120,6 +128,8 @@ class Merger:
                 try:
                     value.__class__ = hit[1]
                 except TypeError:
+                    # The layouts differ: the instance keeps the discarded class,
+                    # which rebase_discarded then bases on the survivor (or notes).
                     pass
         elif depth < 2:
             if kind is list or kind is tuple or kind is set or kind is frozenset:
@@ -270,7 +280,7 @@ class Merger:
         try:
             old.__annotations__ = new.__annotations__
         except (AttributeError, TypeError):
-            pass
+            pass  # a function whose annotations cannot be set keeps its own: not behaviour
         old.__doc__ = new.__doc__
         od = old.__dict__
         for k, v in new.__dict__.items():
@@ -303,6 +313,25 @@ class Merger:
         self.replaced[id(old)] = (old, new, why)
         return self.adopt(new)
 
+    def _replace_class(self, old: type, new: type, why: str, *, layout: bool) -> object:
+        """Replace a class; ``layout``: its instances' layout or fields changed, so they stay."""
+        (self.instances_stay if layout else self.followable).add(id(old))
+        return self._replace(old, new, why)
+
+    def follow(self, old: type, new: type) -> None:
+        """Make an old class that something still needs run ``new``'s code, as far as allowed.
+
+        For a class replaced without a change of layout (its metaclass or bases
+        changed) whose subclasses elsewhere or instances could not move to
+        ``new``: the old class takes the new attributes, as a merge would, and
+        an ABC ``new`` counts it as a virtual subclass, so those subclasses and
+        instances run the new methods and pass ``isinstance(obj, new)``.
+        """
+        self._update_members(old, new)
+        self.finish()
+        if isinstance(new, abc.ABCMeta):
+            new.register(old)
+
     def _note(self, what: str, message: str) -> None:
         self.notes.append(Note(f"{what}: {message}", severity=WARNING, kind="fallback"))
 
@@ -330,10 +359,19 @@ class Merger:
         ):
             return self.adopt(new)
         if type(old) is not type(new) and self._merge_metaclass(old, new) is not type(old):
-            return self._replace(old, new, "its metaclass changed")
+            return self._replace_class(old, new, "its metaclass changed", layout=False)
         if _slots(old) != _slots(new):
-            return self._replace(
-                old, new, "its __slots__ changed; existing instances keep the old layout"
+            return self._replace_class(
+                old,
+                new,
+                "its __slots__ changed; existing instances keep the old layout",
+                layout=True,
+            )
+        if old.__dict__.get("_fields") != new.__dict__.get("_fields"):
+            # A named tuple's fields are its layout: its methods and accessors
+            # index the tuple, so an old tuple must keep the class it was made with.
+            return self._replace_class(
+                old, new, "its fields changed; existing tuples keep the old class", layout=True
             )
         self.canon[id(new)] = (new, old)
         bases = tuple(self.keep(b) for b in new.__bases__)
@@ -342,8 +380,17 @@ class Merger:
                 old.__bases__ = bases
             except TypeError as e:
                 del self.canon[id(new)]
-                return self._replace(old, new, f"its bases changed incompatibly ({e})")
+                return self._replace_class(
+                    old, new, f"its bases changed incompatibly ({e})", layout=False
+                )
         _retarget_class_cell(new, old)
+        members = self._update_members(old, new)
+        if not members:
+            self.discarded.append((new, old))
+        return old
+
+    def _update_members(self, old: type, new: type) -> dict[str, object]:
+        """Set ``new``'s attributes on ``old``; returns the enum members kept (by name)."""
         members = _enum_members(old, new, self) if isinstance(old, enum.EnumMeta) else {}
         updates: list[tuple[str, object]] = []
         od = old.__dict__
@@ -369,9 +416,9 @@ class Merger:
             type.__setattr__(old, k, v)
         for k in removed:
             type.__delattr__(old, k)
-        if not members:
-            self.discarded.append((new, old))
-        return old
+        if isinstance(old, abc.ABCMeta):
+            _clear_abc_caches(old)
+        return members
 
 
 #: How each exact type of new object is merged into the old one.  Types not
@@ -410,25 +457,76 @@ def functions_in(value: object) -> Iterator[FunctionType]:
         value = getattr(value, "__wrapped__", None) if isinstance(value, _LRU_WRAPPER) else None
 
 
-def _retarget_class_cell(new: type, old: type) -> None:
-    """Methods of ``new`` that use ``super()`` must find ``old``, the class instances have.
+def class_cells(cls: type, holding: object = MISSING) -> Iterator[CellType]:
+    """The ``__class__`` cells of ``cls``'s methods that hold ``holding`` (``cls`` by default).
 
-    All methods of one class body share a single ``__class__`` cell, so the
-    first one found is enough.
+    All methods of one class body share a single cell, holding the class the
+    body made; methods a merge added to an old class bring the cell of the
+    class body they came from, retargeted to it.
     """
-    for value in new.__dict__.values():
+    holding = cls if holding is MISSING else holding
+    seen: set[int] = set()
+    for value in cls.__dict__.values():
         if type(value) in _ATOMIC_KINDS:
             continue
         for f in functions_in(value):
             code = f.__code__
             if "__class__" in code.co_freevars and f.__closure__:
                 cell = f.__closure__[code.co_freevars.index("__class__")]
+                if id(cell) in seen:
+                    continue
+                seen.add(id(cell))
                 try:
-                    if cell.cell_contents is new:
-                        cell.cell_contents = old
-                        return
+                    if cell.cell_contents is holding:
+                        yield cell
                 except ValueError:
                     pass
+
+
+def _retarget_class_cell(new: type, old: type) -> None:
+    """Methods of ``new`` that use ``super()`` must find ``old``, the class instances have."""
+    cell = next(class_cells(new), None)
+    if cell is not None:
+        cell.cell_contents = old
+
+
+def _clear_abc_caches(cls: type) -> None:
+    """Forget what ``isinstance``/``issubclass`` learnt from an ABC's previous definition.
+
+    The caches of the ABC, of the ABCs above it (their answers recurse into
+    their subclasses') and of every ABC below it (they inherit its
+    ``__subclasshook__`` and abstract methods) are cleared; registrations stay.
+    """
+    for k in cls.__mro__:
+        if isinstance(k, abc.ABCMeta):
+            k._abc_caches_clear()
+    seen = {id(cls)}
+    below = type.__subclasses__(cls)
+    while below:
+        k = below.pop()
+        if id(k) not in seen:
+            seen.add(id(k))
+            if isinstance(k, abc.ABCMeta):
+                k._abc_caches_clear()
+            if "__protocol_attrs__" in k.__dict__:
+                _recompute_protocol(k)
+            below.extend(type.__subclasses__(k))
+
+
+def _recompute_protocol(k: type) -> None:
+    """Recompute what typing derived from a protocol's bases when it was made (3.12+).
+
+    A protocol based on a changed one keeps the members its bases had then
+    (``__protocol_attrs__``, and what ``runtime_checkable`` derived from them):
+    typing's own metaclass and decorator compute them anew.
+    """
+    typing = sys.modules.get("typing")
+    init = type(k).__init__
+    if typing is None or getattr(init, "__module__", None) != "typing":
+        return
+    init(k, k.__name__, k.__bases__, {})
+    if k.__dict__.get("_is_runtime_protocol"):
+        typing.runtime_checkable(k)
 
 
 def _enum_members(old: type, new: type, merger: Merger) -> dict[str, object]:

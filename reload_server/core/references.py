@@ -22,6 +22,7 @@ import sys
 from types import BuiltinFunctionType, CellType, FunctionType, MethodType, ModuleType
 
 from . import staleness
+from .merge import class_cells
 from .sources import facts_by_module, file_facts
 from .targets import source_file
 from .values import ATOMIC, MISSING
@@ -163,7 +164,11 @@ def _modules(only: set[str] | None) -> list[ModuleType]:
     return [m for m in found if isinstance(m, ModuleType)]
 
 
-def replace_everywhere(lost: dict[int, tuple[object, object]]) -> int:
+def replace_everywhere(
+    lost: dict[int, tuple[object, object]],
+    instances_stay: set[int] | frozenset[int] = frozenset(),
+    left_behind: dict[int, list[str]] | None = None,
+) -> int:
     """Point every reference to an old object in ``lost`` at its replacement, in one heap pass.
 
     Containers (dicts, lists, sets), closure cells, function defaults, partials,
@@ -171,11 +176,21 @@ def replace_everywhere(lost: dict[int, tuple[object, object]]) -> int:
     bound methods of replaced functions are rebuilt.  Tuples and other
     immutable holders cannot be changed and keep the old object.  Returns the
     number of references changed.
+
+    Instances of an old class whose id is in ``instances_stay`` keep it (their
+    layout or fields changed).  The ``__class__`` cell of an old class's own
+    methods keeps the old class: only what stays of that class (instances that
+    could not move, subclasses that could not be rebased) runs them, and
+    ``super()`` there needs the class they are instances of.  What stays of
+    each old class, and why, is added to ``left_behind`` (by the old class's id).
     """
     if not lost:
         return 0
     new_of = {k: v[1] for k, v in lost.items()}
     classes = {k: new for k, (old, new) in lost.items() if isinstance(old, type)}
+    own_cells = {id(cell) for k in classes for cell in class_cells(lost[k][0])}
+    movable = {k: v for k, v in classes.items() if k not in instances_stay}
+    stayed: dict[int, list[str]] = {}
 
     def sub(value: object) -> object:
         new = new_of.get(id(value))
@@ -191,7 +206,7 @@ def replace_everywhere(lost: dict[int, tuple[object, object]]) -> int:
         return id(value) in new_of or (type(value) is MethodType and id(value.__func__) in new_of)
 
     count = 0
-    replaced_ids = set(new_of)
+    replaced_ids = set(new_of) | own_cells
     for obj in gc.get_objects():
         if id(obj) in replaced_ids:
             continue
@@ -227,24 +242,39 @@ def replace_everywhere(lost: dict[int, tuple[object, object]]) -> int:
                     count += 1
             elif isinstance(obj, type):
                 if any(id(b) in classes for b in obj.__bases__):
-                    obj.__bases__ = tuple(classes.get(id(b), b) for b in obj.__bases__)
-                    count += 1
+                    try:
+                        obj.__bases__ = tuple(classes.get(id(b), b) for b in obj.__bases__)
+                        count += 1
+                    except TypeError as e:
+                        what = f"subclass {obj.__module__}.{obj.__qualname__} ({e})"
+                        for b in obj.__bases__:
+                            if id(b) in classes:
+                                stayed.setdefault(id(b), []).append(what)
             else:
-                count += _replace_in_instance(obj, kind, classes, hit, sub)
+                count += _replace_in_instance(obj, kind, movable, hit, sub, stayed)
         except (TypeError, AttributeError, ValueError, RuntimeError):
+            # An object whose references cannot be rewritten (a mapping proxy,
+            # a read-only attribute, a container another thread changes) keeps
+            # them: the pass is best effort by contract, and a class or instance
+            # it could not move is reported through ``stayed``.
             continue
+    if left_behind is not None:
+        left_behind.update(stayed)
     return count
 
 
-def _replace_in_instance(obj, kind, classes, hit, sub) -> int:
+def _replace_in_instance(obj, kind, classes, hit, sub, stayed) -> int:
     count = 0
     new_class = classes.get(id(kind))
     if new_class is not None:
         try:
             obj.__class__ = new_class
             count += 1
-        except TypeError:
-            pass
+        except TypeError as e:
+            found = stayed.setdefault(id(kind), [])
+            what = f"instances ({e})"
+            if what not in found:
+                found.append(what)
     if kind.__name__ == "partial" and hasattr(obj, "func") and hit(obj.func):
         obj.__setstate__((sub(obj.func), obj.args, obj.keywords or None, obj.__dict__ or None))
         return count + 1

@@ -34,6 +34,7 @@ import os
 import sys
 import threading
 import time
+from abc import ABCMeta
 from types import FunctionType, ModuleType
 
 from . import graveyard, members, staleness, targets
@@ -450,7 +451,8 @@ class _Commit:
 
     def rebase_discarded(self) -> None:
         """Base the discarded new classes something still holds on their survivors."""
-        rebase_discarded(self.merger.discarded)
+        for message in rebase_discarded(self.merger.discarded):
+            self.notes.append(Note(message, severity=WARNING, kind="fallback"))
 
     def rebind_from_import_copies(self) -> None:
         """Rebind ``from m import X`` copies, anywhere, of module-level values that changed identity."""
@@ -496,7 +498,17 @@ class _Commit:
                 )
             )
         t0 = time.perf_counter()
-        changed = replace_everywhere({k: (v[0], v[1]) for k, v in held.items()})
+        merger = self.merger
+        left_behind: dict[int, list[str]] = {}
+        changed = replace_everywhere(
+            {k: (v[0], v[1]) for k, v in held.items()}, merger.instances_stay, left_behind
+        )
+        for key, what in left_behind.items():
+            old, new, _why = held[key]
+            follows = key in merger.followable
+            if follows:
+                merger.follow(old, new)
+            self.notes.append(_left_behind_note(old, new, what, follows))
         self.notes.append(
             Note(
                 f"heap fallback updated {changed} references to {len(held)} replaced objects "
@@ -516,6 +528,21 @@ class _Commit:
         """Tracebacks must show the new source's lines, not lines cached from the old."""
         for s in self.sources:
             _forget_cached_lines(s.file)
+
+
+def _left_behind_note(old: type, new: type, what: list[str], follows: bool) -> Note:
+    """Say which subclasses and instances still have a replaced class, and what they run."""
+    if not follows:
+        outcome = "they keep its old code"
+    elif isinstance(new, ABCMeta):
+        outcome = "it takes the new class's attributes and counts as a subclass of it"
+    else:
+        outcome = "it takes the new class's attributes"
+    return Note(
+        f"{old.__module__}.{old.__qualname__}: the old class stays for {', '.join(what)}; {outcome}",
+        severity=WARNING,
+        kind="fallback",
+    )
 
 
 def _merge_name(ns: dict, snap: dict, key: str, new: object, merger: Merger) -> None:
