@@ -16,9 +16,12 @@ Phases, each finishing before the next starts:
    for the first time: the old code keeps running, untouched;
 6. commit, in the steps ``_Transaction._commit`` lists (each a method of
    ``_Commit``): per module its ``__reimported__(old)`` hook, the merge of new
-   objects into old ones (:mod:`.merge`) and the removal of names the new
-   source no longer binds; then the discarded new classes still held are
-   rebased (:mod:`.rebase`), ``from m import x`` copies rebound
+   objects into old ones (:mod:`.merge`), of new functions no name holds into
+   their old selves (:mod:`.unnamed`) and the removal of names the new source
+   no longer binds; then closures made before get the new nested code
+   (:mod:`.closures`), discarded new objects still held are replaced by their
+   survivors (:mod:`.survivors`) and the classes among them that could not be
+   are rebased (:mod:`.rebase`), ``from m import x`` copies rebound
    (:mod:`.references`), re-exports pushed into packages that ``import *``
    from a target, replaced objects searched for on the heap, and the new
    sources recorded as loaded.
@@ -36,6 +39,7 @@ import time
 from types import FunctionType, ModuleType
 
 from . import staleness, targets
+from .closures import update_live_closures
 from .events import publish
 from .merge import Merger
 from .ordering import order
@@ -43,6 +47,8 @@ from .rebase import rebase_discarded, still_held
 from .references import Replacement, rebind_copies, rebind_module_globals, replace_everywhere
 from .results import ERROR, INFO, WARNING, Frame, Note, ReloadError, ReloadResult
 from .sources import CompileFailed, Source, load, previous_bound, remember, star_names
+from .survivors import replace_held
+from .unnamed import merge_unnamed
 from .values import ATOMIC, MISSING
 
 #: Held for the whole of every reload: one at a time, process-wide.
@@ -203,6 +209,8 @@ class _Transaction:
         commit = _Commit(sources, snapshots, self.notes)
         commit.merge_modules()
         commit.finish_merge()
+        commit.update_live_closures()
+        commit.replace_held_new_objects()
         commit.rebase_discarded()
         commit.rebind_from_import_copies()
         commit.rebind_in_parent_packages()
@@ -238,6 +246,7 @@ class _Commit:
         for s, snap in zip(self.sources, self.snapshots):
             if self.run_reimported_hook(s, snap):
                 self.merge_namespace(s.module.__dict__, snap)
+                merge_unnamed(s, self.merger, self.notes)
                 self.drop_removed_names(s, s.module.__dict__, snap)
 
     def run_reimported_hook(self, s: Source, snap: dict) -> bool:
@@ -302,6 +311,15 @@ class _Commit:
     def finish_merge(self) -> None:
         """Point defaults, closure cells and bases of kept objects at the survivors."""
         self.merger.finish()
+
+    def update_live_closures(self) -> None:
+        """Closures made before the reload from edited nested functions run the new code."""
+        update_live_closures(self.merger.recoded, self.notes)
+        self.merger.recoded.clear()
+
+    def replace_held_new_objects(self) -> None:
+        """Where something kept a discarded new object (a registry, a table), put its survivor."""
+        replace_held(self.merger.canon, self.merger.discarded, self.notes)
 
     def rebase_discarded(self) -> None:
         """Base the discarded new classes something still holds on their survivors."""
