@@ -173,7 +173,10 @@ class _Replacer:
                 if type(holder) is tuple or type(holder) is frozenset:
                     rebuilt[id(holder)] = (holder, type(holder)(self.sub(v) for v in holder))
                 else:
-                    self._replace_in(holder)
+                    try:
+                        self._replace_in(holder)
+                    except Exception:  # noqa: BLE001 - a holder that refuses keeps the new object
+                        continue
             if not rebuilt:
                 break
             for old, new in rebuilt.values():
@@ -186,11 +189,12 @@ class _Replacer:
 
     def _replace_in(self, holder: object) -> None:
         kind = type(holder)
-        if kind is dict:
+        # Subclasses (OrderedDict, defaultdict) by their type, never by asking the object.
+        if issubclass(kind, dict):
             self._replace_in_dict(holder)
-        elif kind is list:
+        elif issubclass(kind, list):
             self._replace_in_list(holder)
-        elif kind is set:
+        elif issubclass(kind, set):
             found = [v for v in holder if self.hit(v)]
             for v in found:
                 holder.discard(v)

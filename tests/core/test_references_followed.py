@@ -128,6 +128,22 @@ def test_a_keyed_registry_holds_the_surviving_function(project):
     assert reg.REGISTRY["csv"] is m.export_csv
 
 
+def test_a_defaultdict_registry_holds_the_surviving_function(project):
+    reg = project.module(
+        "reg",
+        "import collections\n"
+        "REGISTRY = collections.defaultdict(lambda: None)\n"
+        "def register(f):\n"
+        "    REGISTRY[f.__name__] = f\n"
+        "    return f\n",
+    )
+    src = "from reg import register\n@register\ndef export_json():\n    return 1\n"
+    m = project.module("m", src)
+    project.edit("m", src.replace("return 1", "return 2"))
+    reimport("m")
+    assert reg.REGISTRY["export_json"] is m.export_json
+
+
 def test_a_class_registered_by_init_subclass_passes_isinstance_for_old_instances(project):
     reg = project.module(
         "reg",
