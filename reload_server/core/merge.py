@@ -19,7 +19,7 @@ import enum
 import functools
 import sys
 from collections.abc import Callable, Iterator
-from types import CellType, FunctionType
+from types import CellType, CodeType, FunctionType
 
 from .results import WARNING, Note
 from .values import ATOMIC, MISSING, SLOT_DESCRIPTORS
@@ -51,6 +51,8 @@ class Merger:
     each old object whose identity could not be kept (by id) to ``(old, new,
     why)``, for the heap fallback.  ``discarded`` lists ``(new, old)`` for each
     new class merged into its old one, for :func:`.rebase.rebase_discarded`.
+    ``recoded`` lists ``(old code, new code)`` of each function merged, for
+    :func:`.closures.update_live_closures`.
     """
 
     def __init__(self, targets: set[str], notes: list[Note]) -> None:
@@ -64,11 +66,17 @@ class Merger:
         # it stays (subclasses elsewhere, instances), may run the new code.
         self.instances_stay: set[int] = set()
         self.followable: set[int] = set()
+        self.recoded: list[tuple[CodeType, CodeType]] = []
         self._functions: list[FunctionType] = []
         self._classes: list[type] = []
         self._active: set[int] = set()
 
     # -- public -------------------------------------------------------------
+
+    @property
+    def functions(self) -> list[FunctionType]:
+        """The functions kept so far (merged old ones and adopted new ones)."""
+        return self._functions
 
     def keep(self, new: object) -> object:
         """The canonical object for ``new`` (``new`` itself if it was not merged)."""
@@ -266,6 +274,8 @@ class Merger:
             # Generated code (namedtuple's __new__) lives in a namespace of its own.
             return self._replace(old, new, "it is generated code with its own namespace")
         oc, nc = old.__code__, new.__code__
+        if oc is not nc:
+            self.recoded.append((oc, nc))
         if oc.co_freevars != nc.co_freevars:
             return self._replace(
                 old,

@@ -17,9 +17,12 @@ Phases, each finishing before the next starts:
 6. commit, in the steps ``_Transaction._commit`` lists (each a method of
    ``_Commit``): per module its ``__reimported__(old)`` hook, the merge of new
    objects into old ones (:mod:`.merge`), a name an earlier edit removed into
-   the object it removed (:mod:`.graveyard`), and the removal of names the new
-   source no longer binds; then the discarded new classes still held are
-   rebased (:mod:`.rebase`), ``from m import x`` copies rebound
+   the object it removed (:mod:`.graveyard`), of new functions no name holds
+   into their old selves (:mod:`.unnamed`) and the removal of names the new
+   source no longer binds; then closures made before get the new nested code
+   (:mod:`.closures`), discarded new objects still held are replaced by their
+   survivors (:mod:`.survivors`) and the classes among them that could not be
+   are rebased (:mod:`.rebase`), ``from m import x`` copies rebound
    (:mod:`.references`), re-exports pushed into packages that ``import *``
    from a target, replaced objects searched for on the heap, and the new
    sources recorded as loaded.
@@ -38,6 +41,7 @@ from abc import ABCMeta
 from types import FunctionType, ModuleType
 
 from . import graveyard, members, staleness, targets
+from .closures import update_live_closures
 from .events import publish
 from .merge import Merger
 from .ordering import order
@@ -45,6 +49,8 @@ from .rebase import rebase_discarded, still_held
 from .references import Replacement, rebind_copies, rebind_module_globals, replace_everywhere
 from .results import ERROR, INFO, WARNING, Frame, Note, ReloadError, ReloadResult
 from .sources import CompileFailed, Source, load, previous_bound, remember, star_names
+from .survivors import replace_held
+from .unnamed import merge_unnamed
 from .values import ATOMIC, MISSING
 
 TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
@@ -303,6 +309,8 @@ class _Transaction:
         commit = _Commit(sources, snapshots, self.notes)
         commit.merge_modules()
         commit.finish_merge()
+        commit.update_live_closures()
+        commit.replace_held_new_objects()
         commit.rebase_discarded()
         commit.rebind_from_import_copies()
         commit.rebind_in_parent_packages()
@@ -383,6 +391,7 @@ class _Commit:
                 ns = s.module.__dict__
                 # A name an earlier edit removed merges into the object it removed.
                 self.merge_namespace(ns, graveyard.with_removed(s.module, ns, snap))
+                merge_unnamed(s, self.merger, self.notes)
                 self.drop_removed_names(s, ns, snap)
                 graveyard.settle(s.module, ns, snap)
 
@@ -448,6 +457,15 @@ class _Commit:
     def finish_merge(self) -> None:
         """Point defaults, closure cells and bases of kept objects at the survivors."""
         self.merger.finish()
+
+    def update_live_closures(self) -> None:
+        """Closures made before the reload from edited nested functions run the new code."""
+        update_live_closures(self.merger.recoded, self.notes)
+        self.merger.recoded.clear()
+
+    def replace_held_new_objects(self) -> None:
+        """Where something kept a discarded new object (a registry, a table), put its survivor."""
+        replace_held(self.merger.canon, self.merger.discarded, self.notes)
 
     def rebase_discarded(self) -> None:
         """Base the discarded new classes something still holds on their survivors."""
