@@ -657,36 +657,83 @@ def cell_switch_cost(args: argparse.Namespace) -> None:
     emit("RESULT", {"threads": args.threads, "window_s": args.window, "intervals": table})
 
 
-def cell_phases(args: argparse.Namespace) -> None:
-    """Where reload_server's reimport spends its time, phase by phase, without a profiler.
+class _PhaseTimers:
+    """Timers wrapped around the reimporter's functions, without a profiler.
 
-    Wraps the reimporter's phase functions with timers (when they exist under
-    these names), and times ``importlib.reload``'s own compile and exec the same
-    way, on the same module and heap.
+    ``timings[label]`` gets one entry per reload (see :meth:`next`): the time
+    spent in the wrapped function during that reload.
     """
-    import importlib._bootstrap_external as ext
 
-    from reload_server.core import sources
-    from reload_server.core import transaction as reimporter
+    def __init__(self) -> None:
+        self.timings: dict[str, list[float]] = {}
 
-    timings: dict[str, list[float]] = {}
-
-    def timed(owner: object, attr: str, label: str) -> None:
+    def wrap(self, owner: object, attr: str, label: str) -> None:
+        """Time ``owner.attr`` under ``label``, if it exists under that name."""
         inner = getattr(owner, attr, None)
         if inner is None:
             return
-        timings[label] = []
+        timings = self.timings.setdefault(label, [])
 
         def wrapper(*a: Any, **kw: Any) -> Any:
             t0 = time.perf_counter()
             try:
                 return inner(*a, **kw)
             finally:
-                if timings[label]:
-                    timings[label][-1] += time.perf_counter() - t0
+                if timings:
+                    timings[-1] += time.perf_counter() - t0
 
         setattr(owner, attr, wrapper)
 
+    def next(self) -> None:
+        """Start the timings of one more reload."""
+        for v in self.timings.values():
+            v.append(0.0)
+
+
+def commit_steps() -> list[str]:
+    """The ``_Commit`` methods ``_Transaction._commit`` calls, in its order.
+
+    Read from the code of ``_commit``, so a step added there is timed without
+    editing the bench; every public method of ``_Commit`` if that code cannot
+    be read.
+    """
+    import ast
+    import inspect
+    import textwrap
+
+    from reload_server.core import transaction as reimporter
+
+    commit = getattr(reimporter, "_Commit", None)
+    if commit is None:
+        return []
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(reimporter._Transaction._commit)))
+    except (OSError, TypeError, SyntaxError):
+        return [k for k, v in vars(commit).items() if callable(v) and not k.startswith("_")]
+    steps: list[str] = []
+    for statement in tree.body[0].body:
+        for node in ast.walk(statement):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and callable(vars(commit).get(node.func.attr))
+                and node.func.attr not in steps
+            ):
+                steps.append(node.func.attr)
+    return steps
+
+
+def reimporter_timers(importlib_too: bool = True) -> _PhaseTimers:
+    """Wrap the reimporter's phases and every commit step (and importlib's compile and read)."""
+    import importlib._bootstrap_external as ext
+
+    from reload_server.core import sources
+    from reload_server.core import transaction as reimporter
+
+    steps = commit_steps()  # before _commit is wrapped: it reads _commit's code
+    timers = _PhaseTimers()
+    timed = timers.wrap
     tx = reimporter._Transaction
     timed(getattr(reimporter, "targets", None), "resolve", "resolve targets")
     timed(reimporter, "load", "read + compile + scan (sources.load)")
@@ -695,16 +742,23 @@ def cell_phases(args: argparse.Namespace) -> None:
     timed(tx, "_unimport", "__unimport__ hooks")
     timed(tx, "_execute", "snapshot + exec (_execute)")
     timed(tx, "_commit", "commit (_commit)")
-    timed(reimporter.Merger, "finish", "  of which: Merger.finish")
-    timed(reimporter, "rebind_module_globals", "  of which: rebind_module_globals")
-    timed(reimporter, "_push_reexports", "  of which: _push_reexports")
-    timed(reimporter, "replace_everywhere", "  of which: heap fallback")
-    timed(getattr(reimporter, "staleness", None), "record", "  of which: staleness.record")
-    timed(getattr(reimporter, "linecache", None), "checkcache", "  of which: linecache.checkcache")
+    for step in steps:
+        timed(reimporter._Commit, step, f"  of which: {step}")
     timed(reimporter, "publish", "publish outcome")
-    timed(ext.SourceLoader, "source_to_code", "importlib: compile (source_to_code)")
-    timed(ext.SourceLoader, "get_data", "importlib: read")
+    if importlib_too:
+        timed(ext.SourceLoader, "source_to_code", "importlib: compile (source_to_code)")
+        timed(ext.SourceLoader, "get_data", "importlib: read")
+    return timers
 
+
+def cell_phases(args: argparse.Namespace) -> None:
+    """Where reload_server's reimport spends its time, phase by phase, without a profiler.
+
+    Wraps the reimporter's phase functions and every step of its commit with
+    timers (when they exist under these names), and times ``importlib.reload``'s
+    own compile and read the same way, on the same module and heap.
+    """
+    timers = reimporter_timers()
     root = _project("bench-phases-", _sizes(args))
     mod = _import_project()
     heap = populate(args.n)
@@ -715,15 +769,106 @@ def cell_phases(args: argparse.Namespace) -> None:
         gen.write_version(root, k, **_sizes(args))
         gc.collect()
         which = "reload_server" if k % 2 else "importlib"
-        for v in timings.values():
-            v.append(0.0)
+        timers.next()
         t0 = time.perf_counter()
         if which == "reload_server":
             reload_server.reimport(mod)
         else:
             importlib.reload(mod)
         totals[which].append(time.perf_counter() - t0)
-    emit("RESULT", {"n": len(heap), "totals": totals, "phases": timings})
+    emit("RESULT", {"n": len(heap), "totals": totals, "phases": timers.timings})
+
+
+# -- 7. many loaded modules --------------------------------------------------------
+
+
+def _many_check(
+    version: int, copies: dict[str, tuple[str, list[tuple[str, str]]]]
+) -> dict[str, str]:
+    """For the reload_server targets: does every copy in the small modules follow the reload?"""
+    wrong: dict[str, str] = {}
+    for importer, (target, names) in copies.items():
+        if not target.endswith("_rs"):
+            continue
+        mod, ns = sys.modules[target], sys.modules[importer].__dict__
+        for name, local in names:
+            value, current = ns.get(local), getattr(mod, name)
+            if name == "registry" or name == "CONFIG":
+                ok = value is current
+            elif isinstance(current, type):
+                ok = value is current and value(1).born == version
+            else:
+                ok = value is current and value(1)[0] == version
+            if not ok:
+                wrong.setdefault(f"{target}.{name}", f"{importer}.{local} is stale")
+    return wrong
+
+
+def cell_manymods(args: argparse.Namespace) -> None:
+    """``--count`` small modules loaded; targets with and without a non-atomic value.
+
+    Per round, every target gets a new version, then each is reloaded by its
+    tool, in turn (reload_server and importlib alternate, so a load drift hits
+    both); the reimporter's commit steps are timed as in :func:`cell_phases`.
+    """
+    sizes = _sizes(args)
+    timers = reimporter_timers(importlib_too=False)
+    import reload_server
+
+    root = Path(tempfile.mkdtemp(prefix="bench-manymods-"))
+    sys.dont_write_bytecode = True
+    t0 = time.perf_counter()
+    gen.write_many(root, args.count, **sizes)
+    write_s = time.perf_counter() - t0
+    sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+    rss0 = rss_bytes()
+    t0 = time.perf_counter()
+    targets = {name: importlib.import_module(name) for name in gen.MANY_TARGETS}
+    for i in range(args.count):
+        importlib.import_module(gen.many_name(i))
+    import_s = time.perf_counter() - t0
+    copies = {}
+    for i in range(args.count):
+        found = gen.many_imports(i, **sizes)
+        if found is not None:
+            copies[gen.many_name(i)] = found
+    gc.collect()
+    emit(
+        "SETUP",
+        {
+            "count": args.count,
+            "modules": len(sys.modules),
+            "importers": len(copies),
+            "write_s": write_s,
+            "import_s": import_s,
+            "rss_added": rss_bytes() - rss0,
+            "gc_tracked": len(gc.get_objects()),
+            "lines": len(gen.many_target_source(0, True, **sizes).splitlines()),
+        },
+    )
+    order = [(state, tool) for state in (True, False) for tool in ("reload_server", "importlib")]
+    times: dict[str, list[float]] = {f"{s}/{t}": [] for s, t in order}
+    phases: dict[str, dict[str, list[float]]] = {"True": {}, "False": {}}
+    wrong: dict[str, str] = {}
+    for k in range(1, args.reloads + 1):
+        gen.write_many_target(root, k, **sizes)
+        # Rotate who goes first, so no variant always follows the same one.
+        for state, tool in order[k % 4 :] + order[: k % 4]:
+            mod = targets[gen.many_target(state, tool)]
+            gc.collect()
+            timers.next()
+            t0 = time.perf_counter()
+            if tool == "reload_server":
+                reload_server.reimport(mod)
+            else:
+                importlib.reload(mod)
+            times[f"{state}/{tool}"].append(time.perf_counter() - t0)
+            if tool == "reload_server":
+                for label, xs in timers.timings.items():
+                    phases[str(state)].setdefault(label, []).append(xs[-1])
+        wrong.update(_many_check(k, copies))
+    emit("RESULT", {"times": times, "phases": phases, "wrong": wrong})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -774,6 +919,11 @@ def main(argv: list[str] | None = None) -> None:
     ph.add_argument("--reloads", type=int, default=9)
     ph.add_argument("--functions", type=int, default=gen.N_FUNCTIONS)
     ph.add_argument("--classes", type=int, default=gen.N_CLASSES)
+    mm = sub.add_parser("manymods")
+    mm.add_argument("--count", type=int, default=10_000)
+    mm.add_argument("--reloads", type=int, default=11)
+    mm.add_argument("--functions", type=int, default=gen.N_FUNCTIONS)
+    mm.add_argument("--classes", type=int, default=gen.N_CLASSES)
     sc = sub.add_parser("switchcost")
     sc.add_argument("--intervals", default="0.005,0.0005,0.0002,0.0001")
     sc.add_argument("--threads", type=int, default=2)
@@ -790,6 +940,7 @@ def main(argv: list[str] | None = None) -> None:
         "profile": cell_profile,
         "phases": cell_phases,
         "switchcost": cell_switch_cost,
+        "manymods": cell_manymods,
     }[args.kind](args)
 
 

@@ -37,14 +37,21 @@ def cname(i: int) -> str:
     return f"C_{i:02d}"
 
 
-def module_source(version: int, n_functions: int = N_FUNCTIONS, n_classes: int = N_CLASSES) -> str:
-    """The source of ``benchmod`` at ``version``: every body differs between versions."""
+def module_source(
+    version: int,
+    n_functions: int = N_FUNCTIONS,
+    n_classes: int = N_CLASSES,
+    constant: bool = True,
+) -> str:
+    """The source of ``benchmod`` at ``version``: every body differs between versions.
+
+    ``constant=False`` leaves out ``VERSION = version``, the one module-level
+    value that is not a function or class.
+    """
     v = version
-    out = [
-        f'"""Generated benchmark module, version {v}."""',
-        "",
-        f"VERSION = {v}",
-        "",
+    out = [f'"""Generated benchmark module, version {v}."""', ""]
+    out += [f"VERSION = {v}", ""] if constant else []
+    out += [
         "",
         "class Base:",
         f'    """Base of every class, version {v}."""',
@@ -160,6 +167,108 @@ def write_small(root: Path, version: int, name: str = "smallmod") -> Path:
     _stamp(path, version)
     importlib.invalidate_caches()
     return path
+
+
+# -- many loaded modules ------------------------------------------------------------
+#
+# ``count`` small modules (``many_00000`` …) and four targets: the benchmark module
+# with a module-level registry and config dict made anew on every run ("state"),
+# and without them ("plain"), each in one copy reloaded by reload_server ("rs") and
+# one by importlib ("il"), so that neither tool sees what the other left behind.
+# Every tenth small module copies names from one of the targets.
+
+MANY_PREFIX = "many_"
+
+
+def many_target(state: bool, tool: str) -> str:
+    """The name of the target module of this variant reloaded by ``tool``."""
+    return f"manytarget_{'state' if state else 'plain'}_{'rs' if tool == 'reload_server' else 'il'}"
+
+
+MANY_TARGETS = [
+    many_target(state, tool) for state in (True, False) for tool in ("reload_server", "importlib")
+]
+
+
+def many_target_source(
+    version: int, state: bool, n_functions: int = N_FUNCTIONS, n_classes: int = N_CLASSES
+) -> str:
+    """The benchmark module at ``version``, plus a registry class and, with ``state``,
+    a ``registry`` instance and a ``CONFIG`` dict that every run of the module makes anew."""
+    out = [
+        module_source(version, n_functions, n_classes, constant=False).rstrip("\n"),
+        "",
+        "",
+        "class Registry:",
+        "    def __init__(self):",
+        "        self.entries = {}",
+        "",
+        "    def register(self, name, value):",
+        "        self.entries[name] = value",
+        "        return value",
+    ]
+    if state:
+        out += [
+            "",
+            "",
+            "registry = Registry()",
+            f'CONFIG = {{"version": {version}, "timeout": 5, "retries": 3, "hosts": ["a", "b"]}}',
+        ]
+    return "\n".join(out) + "\n"
+
+
+def many_imports(
+    i: int, n_functions: int = N_FUNCTIONS, n_classes: int = N_CLASSES
+) -> tuple[str, list[tuple[str, str]]] | None:
+    """What small module ``i`` copies: ``(target, [(name, local), ...])``, or None."""
+    if i % 10:
+        return None
+    state = (i // 10) % 4 < 2
+    target = many_target(state, "reload_server" if (i // 10) % 2 == 0 else "importlib")
+    names = [
+        (fname((i * 7) % n_functions), fname((i * 7) % n_functions)),
+        (fname((i * 13 + 1) % n_functions), "handler"),
+        (cname(i % n_classes), cname(i % n_classes)),
+    ]
+    if state and (i // 40) % 2 == 0:
+        names += [("registry", "registry"), ("CONFIG", "settings")]
+    return target, names
+
+
+def many_source(i: int, n_functions: int = N_FUNCTIONS, n_classes: int = N_CLASSES) -> str:
+    out = [f'"""Loaded module {i}."""', ""]
+    copies = many_imports(i, n_functions, n_classes)
+    if copies is not None:
+        target, names = copies
+        listed = ", ".join(n if n == local else f"{n} as {local}" for n, local in names)
+        out += [f"from {target} import {listed}", ""]
+    out += [f"X = {i}", "", "", "def get():", "    return X", ""]
+    return "\n".join(out)
+
+
+def many_name(i: int) -> str:
+    return f"{MANY_PREFIX}{i:05d}"
+
+
+def write_many_target(root: Path, version: int, **sizes: int) -> None:
+    """Write ``version`` of the four targets, dated after every earlier version."""
+    for state in (True, False):
+        text = many_target_source(version, state, **sizes)
+        for tool in ("reload_server", "importlib"):
+            path = root / f"{many_target(state, tool)}.py"
+            path.write_text(text)
+            _stamp(path, version)
+    importlib.invalidate_caches()
+
+
+def write_many(root: Path, count: int, **sizes: int) -> None:
+    """Write ``count`` small modules and version 0 of the four targets under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        path = root / f"{many_name(i)}.py"
+        path.write_text(many_source(i, **sizes))
+        _stamp(path, 0)
+    write_many_target(root, 0, **sizes)
 
 
 if __name__ == "__main__":  # pragma: no cover - a quick look at the sizes

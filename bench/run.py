@@ -701,6 +701,98 @@ def phases_table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# -- 7. many loaded modules --------------------------------------------------------
+
+#: The issue's target for reimport() against importlib.reload in this cell.
+MANY_TARGET_RATIO = 1.3
+
+
+def bench_manymods(opts: argparse.Namespace, log) -> dict[str, Any]:
+    argv = ["manymods", "--count", str(opts.many_count), "--reloads", str(opts.many_reloads)]
+    argv += ["--functions", str(opts.functions), "--classes", str(opts.classes)]
+    cell = run_cell(sys.executable, argv, opts.cell_timeout)
+    res = cell.one("RESULT")
+    if res is None:
+        error = (cell.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        log(f"  manymods: failed: {error}")
+        return {"error": error, "setup": cell.one("SETUP")}
+    res["setup"] = cell.one("SETUP")
+    for state in ("True", "False"):
+        rs, il = _many_medians(res, state)
+        log(
+            f"  manymods {opts.many_count:,} modules, state={state}: reimport {ms(rs, 2)} ms, "
+            f"importlib {ms(il, 2)} ms ({ratio(rs, il)})"
+        )
+    return res
+
+
+def _many_medians(res: dict[str, Any], state: str) -> tuple[float | None, float | None]:
+    """Medians without the first reload (shown apart: it reads the importers' code once)."""
+    t = res["times"]
+    return median(t[f"{state}/reload_server"][1:]), median(t[f"{state}/importlib"][1:])
+
+
+def manymods_table(res: dict[str, Any]) -> str:
+    if "error" in res:
+        return f"*failed: {res['error']}*"
+    setup = res["setup"] or {}
+    t = res["times"]
+    reloads = len(t["True/reload_server"])
+    lines = [
+        f"{setup.get('count', 0):,} small modules loaded ({setup.get('modules', 0):,} in "
+        f"`sys.modules`), {setup.get('importers', 0):,} of them with `from target import …` "
+        f"copies (functions, aliases, classes and, from the first target, `registry` and "
+        f"`CONFIG`); the target has {setup.get('lines', 0):,} lines. Each target has two copies, "
+        "one reloaded by `reimport()` and one by `importlib.reload`, alternately in one process. "
+        f"Milliseconds, median of {reloads - 1} reloads (the first shown apart); generating the "
+        f"modules took {setup.get('write_s', 0):.1f} s, importing them "
+        f"{setup.get('import_s', 0):.1f} s, adding {(setup.get('rss_added') or 0) / 2**20:.0f} MiB "
+        "of resident memory.",
+        "",
+        f"| target | `reimport()` | `importlib.reload` | ratio | ≤ {MANY_TARGET_RATIO}× | copies follow the reload |",
+        "|---|---|---|---|---|---|",
+    ]
+    names = {
+        "True": "`registry = Registry()` and `CONFIG = {…}` made anew on every reload",
+        "False": "control: the same module without them",
+    }
+    wrong = res.get("wrong") or {}
+    for state, name in names.items():
+        rs, il = _many_medians(res, state)
+        rs0, il0 = t[f"{state}/reload_server"][0], t[f"{state}/importlib"][0]
+        r = rs / il if rs and il else None
+        meets = "–" if r is None else ("yes" if r <= MANY_TARGET_RATIO else "**no**")
+        lines.append(
+            f"| {name} | {ms(rs, 2)} (first {ms(rs0, 2)}) | {ms(il, 2)} (first {ms(il0, 2)}) | "
+            f"{ratio(rs, il)} | {meets} | "
+            + (
+                "yes"
+                if not wrong
+                else "**no**: " + "; ".join(f"{k}: {v}" for k, v in wrong.items())[:200]
+            )
+            + " |"
+        )
+    with_value, without = _many_medians(res, "True")[0], _many_medians(res, "False")[0]
+    lines += [
+        "",
+        f"Replacing the non-atomic values costs `reimport()` {ms((with_value or 0) - (without or 0), 2)} "
+        "ms (difference of the medians). Where `reimport()` spends it, phase by phase and every "
+        "step of the commit (medians, ms):",
+        "",
+        "| phase | with the values | control |",
+        "|---|---|---|",
+    ]
+    with_phases, control = res["phases"]["True"], res["phases"]["False"]
+    for label, xs in with_phases.items():
+        a, b = median(xs[1:]) or 0.0, median(control.get(label, [0.0])[1:]) or 0.0
+        if max(a, b) < 5e-6:
+            continue
+        lines.append(
+            f"| {label.replace('  of which: ', '&nbsp;&nbsp;↳ ')} | {a * 1000:.2f} | {b * 1000:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 # -- plot -------------------------------------------------------------------------
 
 
@@ -806,7 +898,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        help="comma-separated sections: reload,latency,host,modified,memory,phases (default all)",
+        help="comma-separated sections: reload,latency,host,modified,memory,phases,manymods "
+        "(default all)",
     )
     p.add_argument("--cell-timeout", type=float, help="kill a cell after this many seconds")
     p.add_argument(
@@ -837,6 +930,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     opts.memory_reloads = 50 if quick else 1_000
     opts.phase_sizes = [1_000] if quick else opts.sizes
     opts.phase_reloads = 3 if quick else 9
+    opts.many_count = 50 if quick else 10_000
+    opts.many_reloads = 3 if quick else 11
     if opts.tools:
         opts.tools = [t.strip() for t in opts.tools.split(",") if t.strip()]
         unknown = [t for t in opts.tools if t not in TOOLS]
@@ -853,7 +948,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     opts.only = (
         set(opts.only.split(","))
         if opts.only
-        else {"reload", "latency", "host", "modified", "memory", "phases"}
+        else {"reload", "latency", "host", "modified", "memory", "phases", "manymods"}
     )
     opts.out = opts.out or (REPO / "bench" / "results" / ("quick" if quick else ""))
     if not opts.plot:
@@ -962,6 +1057,9 @@ def main(argv: list[str] | None = None) -> int:
     if "phases" in opts.only:
         log("6. where reload_server's time goes")
         results["phases"] = bench_phases(opts, log)
+    if "manymods" in opts.only:
+        log("7. many loaded modules, a non-atomic value replaced")
+        results["manymods"] = bench_manymods(opts, log)
     meta["load_at_end"] = os.getloadavg()
     meta["seconds"] = time.monotonic() - started
 
@@ -1012,6 +1110,13 @@ def _report(results: dict[str, Any], opts: argparse.Namespace, labels: dict[str,
             "## 6. Where `reimport()` spends its time",
             "",
             phases_table(results["phases"]),
+        ]
+    if "manymods" in results:
+        parts += [
+            "",
+            "## 7. Many loaded modules, a non-atomic value replaced on every reload",
+            "",
+            manymods_table(results["manymods"]),
         ]
     text = "\n".join(parts) + "\n"
     (opts.out / "tables.md").write_text(text)

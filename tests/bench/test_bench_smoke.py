@@ -57,6 +57,7 @@ def test_quick_benchmark_runs_and_reload_server_is_correct(tmp_path: Path) -> No
         "## 4. Stale detection",
         "## 5. Memory over many reloads",
         "## 6. Where `reimport()` spends its time",
+        "## 7. Many loaded modules, a non-atomic value replaced on every reload",
     ):
         assert heading in tables
     rows = [
@@ -80,3 +81,12 @@ def test_quick_benchmark_runs_and_reload_server_is_correct(tmp_path: Path) -> No
     assert all(c.get("skipped") == "not installed" or c.get("times") for c in xreload.values())
     memory = results["memory"]["reload_server"]
     assert memory["points"] and not any(memory["probe"].values())
+    # The many-modules cell, at 50 modules: every variant reloaded, every copy followed.
+    many = results["manymods"]
+    assert "error" not in many, many
+    assert many["setup"]["count"] == 50 and many["setup"]["importers"] == 5
+    assert all(len(times) == 3 for times in many["times"].values()), many["times"]
+    assert many["wrong"] == {}
+    assert "rebind_from_import_copies" in " ".join(many["phases"]["True"])
+    phases = results["phases"]
+    assert all("  of which: rebind_from_import_copies" in v["phases"] for v in phases.values())
