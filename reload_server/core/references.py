@@ -21,7 +21,7 @@ import os
 import sys
 from types import BuiltinFunctionType, CellType, FunctionType, MethodType, ModuleType
 
-from . import staleness
+from . import holders, staleness
 from .merge import class_cells
 from .sources import facts_by_module, file_facts
 from .targets import source_file
@@ -86,10 +86,11 @@ def rebind_copies(replaced: dict[str, dict[str, Replacement]]) -> int:
     classes the reloaded module merely referred to.  Returns how many names
     were rebound.
 
-    Cost: one identity pass over the values of every loaded module's namespace
-    (as :func:`rebind_module_globals`); only a module that holds one of the old
-    objects, under any name, has its code's facts looked up — read from its file
-    once per version of the file, then kept.
+    Cost: an identity pass over the values of the modules that may hold the
+    reloaded module's values (:mod:`.holders`: every loaded module once, then
+    those found and the ones imported since); only a module that holds one of
+    the old objects, under any name, has its code's facts looked up — read from
+    its file once per version of the file, then kept.
     """
     if not replaced:
         return 0
@@ -101,7 +102,11 @@ def rebind_copies(replaced: dict[str, dict[str, Replacement]]) -> int:
             if _created_by(r.old, source):
                 by_id[id(r.old)] = r
     count = 0
-    for name, module in list(sys.modules.items()):
+    names: set[str] = set()
+    for source, found in replaced.items():
+        names |= holders.candidates(source, [r.old for r in found.values()])
+    for name in sorted(names):
+        module = sys.modules.get(name)
         if name in replaced or not isinstance(module, ModuleType):
             continue
         ns = module.__dict__

@@ -134,3 +134,26 @@ def test_importing_reload_server_adds_no_audit_hook():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
+
+
+def test_a_copy_in_a_module_imported_after_the_first_reload_follows_the_next(project):
+    project.module("m", "registry = {'v': 1}\n")
+    project.edit("m", "registry = {'v': 2}\n")
+    reimport("m")
+    late = project.module("late", "from m import registry\n")
+    project.edit("m", "registry = {'v': 3}\n")
+    reimport("m")
+    assert late.registry == {"v": 3}
+
+
+def test_a_copy_in_a_module_imported_again_under_its_name_follows_the_next_reload(project):
+    project.module("m", "registry = {'v': 1}\n")
+    project.module("user", "x = 1\n")
+    project.edit("m", "registry = {'v': 2}\n")
+    reimport("m")
+    del sys.modules["user"]
+    project.edit("user", "from m import registry\n")
+    user = project.module("user")
+    project.edit("m", "registry = {'v': 3}\n")
+    reimport("m")
+    assert user.registry == {"v": 3}
