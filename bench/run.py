@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import gen
+from . import fleet, gen
 from .tools import TOOLS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -806,8 +806,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        help="comma-separated sections: reload,latency,host,modified,memory,phases (default all)",
+        help="comma-separated sections: reload,latency,host,modified,memory,phases,fleet "
+        "(default all)",
     )
+    p.add_argument("--fleet-workers", help="comma-separated Dask worker counts (fleet section)")
     p.add_argument("--cell-timeout", type=float, help="kill a cell after this many seconds")
     p.add_argument(
         "--render",
@@ -837,6 +839,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     opts.memory_reloads = 50 if quick else 1_000
     opts.phase_sizes = [1_000] if quick else opts.sizes
     opts.phase_reloads = 3 if quick else 9
+    opts.fleet_workers = (
+        [int(x) for x in opts.fleet_workers.split(",")]
+        if opts.fleet_workers
+        else list(fleet.QUICK_WORKERS if quick else fleet.WORKERS)
+    )
     if opts.tools:
         opts.tools = [t.strip() for t in opts.tools.split(",") if t.strip()]
         unknown = [t for t in opts.tools if t not in TOOLS]
@@ -853,7 +860,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     opts.only = (
         set(opts.only.split(","))
         if opts.only
-        else {"reload", "latency", "host", "modified", "memory", "phases"}
+        else {"reload", "latency", "host", "modified", "memory", "phases", "fleet"}
     )
     opts.out = opts.out or (REPO / "bench" / "results" / ("quick" if quick else ""))
     if not opts.plot:
@@ -962,6 +969,9 @@ def main(argv: list[str] | None = None) -> int:
     if "phases" in opts.only:
         log("6. where reload_server's time goes")
         results["phases"] = bench_phases(opts, log)
+    if "fleet" in opts.only:
+        log("7. fleet reloads over Dask workers")
+        results["fleet"] = fleet.bench_fleet(opts, log)
     meta["load_at_end"] = os.getloadavg()
     meta["seconds"] = time.monotonic() - started
 
@@ -1012,6 +1022,13 @@ def _report(results: dict[str, Any], opts: argparse.Namespace, labels: dict[str,
             "## 6. Where `reimport()` spends its time",
             "",
             phases_table(results["phases"]),
+        ]
+    if "fleet" in results:
+        parts += [
+            "",
+            "## 7. A fleet reload over Dask workers",
+            "",
+            fleet.fleet_table(results["fleet"]),
         ]
     text = "\n".join(parts) + "\n"
     (opts.out / "tables.md").write_text(text)
