@@ -1,14 +1,14 @@
 """The fleet cell: a reload over 1, 4 and 16 local Dask worker processes against one process.
 
-Cell side (``python -m bench.cells fleet --workers N``): a LocalCluster of N
-single-threaded worker processes imports the benchmark module in every worker
-and in the cell's own process (the client).  Then reloads alternate, each on a
-new version of the module: a reload of the client process alone
-(``reload_server.reimport`` with no member joined: the one-process reload) and
-a fleet reload of the client and every worker
+Cell side (``python -m bench.cells fleet --workers N``): first the one-process
+baseline, the module reloaded in this process alone (``reload_server.reimport``,
+no cluster yet).  Then a LocalCluster of N single-threaded worker processes
+imports the module in every worker and in this process (the client), and
+reloads alternate, each on a new version: the client's own reload (the cluster
+idle) and a fleet reload of the client and every worker
 (``reload_server.dask.reimport``: prepare everywhere, commit everywhere).
-Alternating in one process puts both under the same load.  After every fleet
-reload, outside the timing, every worker is asked which version it runs.
+After every fleet reload, outside the timing, every worker is asked which
+version it runs.
 
 Runner side (:func:`bench_fleet`, :func:`fleet_table`): one cell per worker
 count, and the table of medians and ratios.
@@ -61,6 +61,14 @@ def cell_fleet(args: argparse.Namespace) -> None:
     sizes = {"n_functions": args.functions, "n_classes": args.classes}
     root = _project("bench-fleet-", sizes)
     _import_project()
+    version = 0
+    # The one-process reload with no cluster running at all: this process alone.
+    for _ in range(args.reloads):
+        version += 1
+        gen.write_version(root, version, **sizes)
+        t0 = time.perf_counter()
+        reload_server.reimport(gen.MODULE)
+        emit("ALONE", {"seconds": time.perf_counter() - t0})
     t0 = time.perf_counter()
     with (
         LocalCluster(
@@ -75,7 +83,6 @@ def cell_fleet(args: argparse.Namespace) -> None:
         client.wait_for_workers(args.workers, timeout=120)
         client.run(import_project)
         emit("SETUP", {"workers": args.workers, "startup_s": time.perf_counter() - t0})
-        version = 0
         for k in range(1, args.reloads + 1):
             version += 1
             gen.write_version(root, version, **sizes)
@@ -125,6 +132,7 @@ def bench_fleet(opts: argparse.Namespace, log: Any) -> dict[str, Any]:
         setup = cell.one("SETUP") or {}
         out[str(n)] = {
             "startup_s": setup.get("startup_s"),
+            "alone": [r["seconds"] for r in cell.all("ALONE")],
             "local": [r["local"] for r in reloads],
             "fleet": [r["fleet"] for r in reloads],
             "errors": [r["error"] for r in reloads if r["error"]],
@@ -133,7 +141,8 @@ def bench_fleet(opts: argparse.Namespace, log: Any) -> dict[str, Any]:
         v = out[str(n)]
         log(
             f"  fleet {n} workers: {median(v['fleet']) * 1000:.1f} ms "
-            f"(one process {median(v['local']) * 1000:.1f} ms)"
+            f"(one process {median(v['alone']) * 1000:.1f} ms alone, "
+            f"{median(v['local']) * 1000:.1f} ms with the cluster running)"
         )
     return out
 
@@ -144,22 +153,25 @@ def fleet_table(res: dict[str, Any]) -> str:
     lines = [
         "A reload of the benchmark module in the client process and every worker of a local Dask "
         "cluster (`reload_server.dask.reimport`: prepare everywhere, then commit everywhere), "
-        "against the same reload in the client process alone, alternating in the same process. "
-        f"Medians in ms. Target: 16 workers ≤ {TARGET:g}× one process.",
+        "against the same reload in one process: *alone*, in the same cell before its cluster "
+        "started, and *cluster idle*, the client's own reload alternating with the fleet reloads "
+        "(the client also hosts the scheduler). Medians in ms. "
+        f"Target: 16 workers ≤ {TARGET:g}× one process.",
         "",
-        "| workers | one process | fleet | ratio | every worker on the new code | cluster start |",
-        "|---|---|---|---|---|---|",
+        "| workers | one process, alone | one process, cluster idle | fleet | **fleet ÷ alone** "
+        "| fleet ÷ cluster idle | every worker on the new code | cluster start |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for n, v in res.items():
         if "error" in v:
-            lines.append(f"| {n} | *failed: {v['error']}* | | | | |")
+            lines.append(f"| {n} | *failed: {v['error']}* | | | | | | |")
             continue
-        local, fleet = median(v["local"]), median(v["fleet"])
+        alone, local, fleet = median(v["alone"]), median(v["local"]), median(v["fleet"])
         correct = (
             "yes" if v["correct"] and not v["errors"] else f"**no** ({len(v['errors'])} errors)"
         )
         lines.append(
-            f"| {n} | {ms(local)} | {ms(fleet)} | **{ratio(fleet, local)}** | {correct} | "
-            f"{v['startup_s']:.1f} s |"
+            f"| {n} | {ms(alone)} | {ms(local)} | {ms(fleet)} | **{ratio(fleet, alone)}** | "
+            f"{ratio(fleet, local)} | {correct} | {v['startup_s']:.1f} s |"
         )
     return "\n".join(lines)

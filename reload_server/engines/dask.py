@@ -164,7 +164,7 @@ class DaskMember:
 
     def _catch_up(self, asked: set[str], texts: dict[str, str]) -> None:
         """Bring workers that joined while the reload ran (after the metadata was read) up to date."""
-        joined = set(self.client.scheduler_info(n_workers=-1)["workers"]) - asked
+        joined = set(self.client.nthreads()) - asked
         if joined:
             self.client.run(_adopt_on_worker, texts, workers=sorted(joined), on_error="return")
 

@@ -135,7 +135,7 @@ def test_a_worker_hanging_in_prepare_is_aborted_at_the_deadline_and_nothing_chan
     )
     try:
         with pytest.raises(ReloadError) as caught:
-            rdask.reimport(client, "fleet_hangs", deadline=3.0)
+            rdask.reimport(client, "fleet_hangs", deadline=5.0)
 
         others = [a for a in pids if a != hanging]
         assert set(client.run(call, "fleet_hangs", "value", workers=others).values()) == {1}
