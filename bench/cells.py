@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import gen
+from . import fleet, gen
 from .heap import Probe, populate
 
 
@@ -929,6 +929,7 @@ def main(argv: list[str] | None = None) -> None:
     sc.add_argument("--threads", type=int, default=2)
     sc.add_argument("--rounds", type=int, default=6)
     sc.add_argument("--window", type=float, default=1.5)
+    fleet.add_parser(sub)
     args = p.parse_args(argv)
     {
         "reload": cell_reload,
@@ -941,6 +942,7 @@ def main(argv: list[str] | None = None) -> None:
         "phases": cell_phases,
         "switchcost": cell_switch_cost,
         "manymods": cell_manymods,
+        "fleet": fleet.cell_fleet,
     }[args.kind](args)
 
 

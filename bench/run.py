@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import gen
+from . import fleet, gen
 from .tools import TOOLS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -898,9 +898,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        help="comma-separated sections: reload,latency,host,modified,memory,phases,manymods "
+        help="comma-separated sections: reload,latency,host,modified,memory,phases,manymods,fleet "
         "(default all)",
     )
+    p.add_argument("--fleet-workers", help="comma-separated Dask worker counts (fleet section)")
     p.add_argument("--cell-timeout", type=float, help="kill a cell after this many seconds")
     p.add_argument(
         "--render",
@@ -932,6 +933,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     opts.phase_reloads = 3 if quick else 9
     opts.many_count = 50 if quick else 10_000
     opts.many_reloads = 3 if quick else 11
+    opts.fleet_workers = (
+        [int(x) for x in opts.fleet_workers.split(",")]
+        if opts.fleet_workers
+        else list(fleet.QUICK_WORKERS if quick else fleet.WORKERS)
+    )
     if opts.tools:
         opts.tools = [t.strip() for t in opts.tools.split(",") if t.strip()]
         unknown = [t for t in opts.tools if t not in TOOLS]
@@ -948,7 +954,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     opts.only = (
         set(opts.only.split(","))
         if opts.only
-        else {"reload", "latency", "host", "modified", "memory", "phases", "manymods"}
+        else {"reload", "latency", "host", "modified", "memory", "phases", "manymods", "fleet"}
     )
     opts.out = opts.out or (REPO / "bench" / "results" / ("quick" if quick else ""))
     if not opts.plot:
@@ -1060,6 +1066,9 @@ def main(argv: list[str] | None = None) -> int:
     if "manymods" in opts.only:
         log("7. many loaded modules, a non-atomic value replaced")
         results["manymods"] = bench_manymods(opts, log)
+    if "fleet" in opts.only:
+        log("8. fleet reloads over Dask workers")
+        results["fleet"] = fleet.bench_fleet(opts, log)
     meta["load_at_end"] = os.getloadavg()
     meta["seconds"] = time.monotonic() - started
 
@@ -1117,6 +1126,13 @@ def _report(results: dict[str, Any], opts: argparse.Namespace, labels: dict[str,
             "## 7. Many loaded modules, a non-atomic value replaced on every reload",
             "",
             manymods_table(results["manymods"]),
+        ]
+    if "fleet" in results:
+        parts += [
+            "",
+            "## 8. A fleet reload over Dask workers",
+            "",
+            fleet.fleet_table(results["fleet"]),
         ]
     text = "\n".join(parts) + "\n"
     (opts.out / "tables.md").write_text(text)

@@ -11,6 +11,7 @@ import errno
 import opcode
 import os
 import sys
+import threading
 from stat import S_ISDIR, S_ISREG
 from types import CodeType, ModuleType
 
@@ -110,6 +111,22 @@ def _read_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
+# Code compiled by another process from exactly these bytes as this file (a
+# fleet coordinator ships what it compiled, so that N workers do not compile
+# the same text N times): taken once instead of compiling.
+_precompiled: dict[tuple[str, bytes], CodeType] = {}
+_precompiled_lock = threading.Lock()
+
+
+def precompiled(file: str, data: bytes, code: CodeType | None) -> None:
+    """Use ``code`` the next time ``data`` is compiled as ``file``; None forgets it."""
+    with _precompiled_lock:
+        if code is None:
+            _precompiled.pop((file, data), None)
+        else:
+            _precompiled[(file, data)] = code
+
+
 def load(name: str, module: ModuleType, file: str, text: str | None = None) -> Source:
     """Read and compile ``file`` for module ``name``; raises :class:`CompileFailed`.
 
@@ -158,8 +175,11 @@ def _shipped_stat(file: str, shipped: bytes) -> tuple[bytes, os.stat_result]:
 
 
 def _compile(name: str, module: ModuleType, file: str, data: bytes, st: os.stat_result) -> Source:
+    with _precompiled_lock:
+        code = _precompiled.pop((file, data), None) if _precompiled else None
     try:
-        code = compile(data, file, "exec", dont_inherit=True)
+        if code is None:
+            code = compile(data, file, "exec", dont_inherit=True)
     except SyntaxError as e:
         raise CompileFailed(_syntax_note(name, file, e)) from None
     except (ValueError, UnicodeDecodeError) as e:  # NUL bytes, undecodable source

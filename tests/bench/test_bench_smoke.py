@@ -58,6 +58,7 @@ def test_quick_benchmark_runs_and_reload_server_is_correct(tmp_path: Path) -> No
         "## 5. Memory over many reloads",
         "## 6. Where `reimport()` spends its time",
         "## 7. Many loaded modules, a non-atomic value replaced on every reload",
+        "## 8. A fleet reload over Dask workers",
     ):
         assert heading in tables
     rows = [
@@ -79,6 +80,8 @@ def test_quick_benchmark_runs_and_reload_server_is_correct(tmp_path: Path) -> No
     # An uninstalled peer is reported, not fatal (unless this interpreter has it).
     xreload = results["reload"]["xreload"]
     assert all(c.get("skipped") == "not installed" or c.get("times") for c in xreload.values())
+    fleet = results["fleet"]
+    assert fleet and all(c.get("correct") and not c["errors"] for c in fleet.values()), fleet
     memory = results["memory"]["reload_server"]
     assert memory["points"] and not any(memory["probe"].values())
     # The many-modules cell, at 50 modules: every variant reloaded, every copy followed.
