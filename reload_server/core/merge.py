@@ -134,7 +134,7 @@ class Merger:
         if hit is not None and hit[0] is kind:
             if hit[1] is not kind and isinstance(hit[1], type):
                 try:
-                    value.__class__ = hit[1]
+                    object.__setattr__(value, "__class__", hit[1])  # past a frozen __setattr__
                 except TypeError:
                     # The layouts differ: the instance keeps the discarded class,
                     # which rebase_discarded then bases on the survivor (or notes).

@@ -273,7 +273,7 @@ def _replace_in_instance(obj, kind, classes, hit, sub, stayed) -> int:
     new_class = classes.get(id(kind))
     if new_class is not None:
         try:
-            obj.__class__ = new_class
+            object.__setattr__(obj, "__class__", new_class)  # past a frozen __setattr__
             count += 1
         except TypeError as e:
             found = stayed.setdefault(id(kind), [])

@@ -193,7 +193,9 @@ class ReloadError(Exception):
     ``phase`` is where it stopped: ``"resolve"`` (a target could not be
     reloaded), ``"compile"`` (a SyntaxError), ``"import"`` (the new code raised
     while it ran), ``"check"`` (a ``__reload_check__`` hook refused it),
-    ``"hook"`` (``__unimport__`` raised), ``"abort"`` (prepared here, but another
+    ``"hook"`` (``__unimport__`` raised), ``"commit"`` (a step of the commit
+    raised: the one case where part of the new code may already run, which its
+    message says), ``"abort"`` (prepared here, but another
     process of a fleet reload failed) or ``"deadline"`` (a process of a fleet
     reload did not answer in time).
     ``modules`` and ``files`` name the targets of the attempt, ``notes`` say what

@@ -262,7 +262,9 @@ class _Replacer:
     def _replace_in_instance(self, obj: object) -> None:
         if self.hit(type(obj)):
             try:
-                obj.__class__ = self.sub(type(obj))
+                object.__setattr__(
+                    obj, "__class__", self.sub(type(obj))
+                )  # past a frozen __setattr__
                 self.count += 1
             except TypeError:
                 pass

@@ -147,10 +147,14 @@ class Prepared:
         """Make the prepared code the running code (the commit phase); returns the result."""
         transaction = self._take()
         try:
-            result = transaction.commit()
+            result: ReloadResult | ReloadError = transaction.commit()
+        except ReloadError as e:
+            result = e
         finally:
             reload_lock.release()
         publish(result)
+        if isinstance(result, ReloadError):
+            raise result
         return result
 
     def abort(self, reason: str, notes: tuple[Note, ...] = ()) -> ReloadError:
@@ -195,12 +199,35 @@ class _Transaction:
 
     def commit(self) -> ReloadResult:
         if self.sources:
-            self._commit(self.sources, self.snapshots)
+            try:
+                self._commit(self.sources, self.snapshots)
+            except BaseException as e:  # noqa: BLE001 - never an unreported half-commit
+                raise self._commit_failed(e) from None
         return ReloadResult(
             tuple(s.name for s in self.sources),
             tuple(s.file for s in self.sources),
             tuple(self.notes),
             time.perf_counter() - self.started,
+        )
+
+    def _commit_failed(self, error: BaseException) -> ReloadError:
+        """The error for a commit step that raised: said plainly, since it cannot be undone.
+
+        The steps before it already updated old objects in place, so the
+        program may run part of the new code: the message says to restart.
+        """
+        note = _exception_note(None, error, "commit", "the commit failed partway")
+        message = (
+            f"{note.message}; some old objects may already run the new code "
+            "(restart the program to be sure)"
+        )
+        return ReloadError(
+            message,
+            phase="commit",
+            modules=tuple(s.name for s in self.sources),
+            files=tuple(s.file for s in self.sources),
+            notes=(*self.notes, note.replace(message=message)),
+            duration=time.perf_counter() - self.started,
         )
 
     def abort(self, reason: str, notes: tuple[Note, ...]) -> ReloadError:

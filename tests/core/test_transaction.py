@@ -345,3 +345,33 @@ def test_state_migrated_by_reimported_into_a_name_the_new_top_level_never_binds_
     project.edit("m", "def __reimported__(old):\n    global cache\n    cache = old.cache\n")
     reimport("m")
     assert m.cache == {"hits": 3}
+
+
+def test_a_module_level_frozen_dataclass_instance_reloads_and_stays_an_instance(project):
+    src = (
+        "import dataclasses\n@dataclasses.dataclass(frozen=True)\nclass Opts:\n    a: int = 1\n"
+        "DEFAULT = Opts()\n"
+    )
+    m = project.module("m", src)
+    held = m.DEFAULT
+    project.edit("m", src + "# edited\n")
+    reimport("m")
+    assert (isinstance(held, m.Opts), isinstance(m.DEFAULT, m.Opts)) == (True, True)
+
+
+def test_a_commit_step_that_raises_is_a_reload_error_that_says_to_restart(project, monkeypatch):
+    from reload_server.core import transaction
+
+    m = project.module("m", "def f(): return 'old'\n")
+    project.edit("m", "def f(): return 'new'\n")
+
+    def broken(self):
+        raise RuntimeError("step broke")
+
+    monkeypatch.setattr(transaction._Commit, "push_reexports", broken)
+    with pytest.raises(ReloadError) as info:
+        reimport("m")
+    assert (info.value.phase, "restart" in str(info.value)) == ("commit", True)
+    assert transaction.reload_lock.acquire(blocking=False)
+    transaction.reload_lock.release()
+    assert m.f() == "new"
