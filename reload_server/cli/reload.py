@@ -2,11 +2,15 @@
 
     python -m reload_server reload [options] FILE...
     python -m reload_server reload --stale [--root DIR] [options]
+    python -m reload_server reload --celery MODULE:APP [--timeout S] FILE...
 
 Finds the servers through their discovery files (or takes ``--port``), asks
 each over LSP, prints the outcome like a compiler (``file:line:col: error:
 message``, the words from :mod:`reload_server.core.report`) and exits 0, 1 if
 a reload failed, 2 if a server could not be asked or the command was wrong.
+With ``--celery`` it asks no server: it imports the Celery app and reloads the
+files' modules in every worker of it, all or nothing, through Celery's remote
+control (:mod:`reload_server.engines.celery`).
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=60.0, help="seconds to wait for the server"
     )
     parser.add_argument("--json", action="store_true", help="print each ReloadOutcome as JSON")
+    parser.add_argument(
+        "--celery",
+        metavar="MODULE:APP",
+        help="reload every worker of this Celery app instead (all or nothing; "
+        "--timeout is each worker's deadline)",
+    )
     return parser
 
 
@@ -66,6 +76,10 @@ def reload_command(argv: list[str]) -> int:
         parser.error("give FILE... or --stale (not both)")
     if args.root and not args.stale:
         parser.error("--root goes with --stale")
+    if args.celery:
+        if args.stale or args.port is not None or args.pid is not None:
+            parser.error("--celery takes FILE... only (no --stale, --port or --pid)")
+        return _reload_celery(args.celery, args.files, args.timeout, args.json)
     mappings = []
     for item in args.path_mapping:
         local, sep, remote = item.partition("=")
@@ -236,6 +250,84 @@ def _reload_each(
     if "failed" in statuses:
         return 1
     return 2 if "error" in statuses else 0
+
+
+def _reload_celery(spec: str, files: list[str], deadline: float, as_json: bool) -> int:
+    """Reload ``files`` in every worker of the Celery app ``spec``; print one line per worker."""
+    missing = [f for f in files if not os.path.exists(f)]
+    if missing:
+        return _fail(f"file does not exist: {', '.join(missing)}")
+    try:
+        app = _celery_app(spec)
+    except Exception as exc:  # noqa: BLE001 - any failure to import the app is the command's
+        return _fail(f"cannot load the Celery app {spec}: {type(exc).__name__}: {exc}")
+    from ..core.results import ReloadError
+    from ..engines import celery as engine
+
+    try:
+        names = _module_names(files)
+        outcome = engine.reimport(app, *names, deadline=deadline, here=False).to_dict()
+    except ReloadError as error:
+        outcome = error.to_dict()
+    items = outcome.pop("processes", [])
+    if outcome["status"] != "failed":
+        if not items:
+            return _fail(f"no worker of {spec} answered")
+        modules = sorted({m for item in items for m in item["modules"]})
+        outcome["message"] = (
+            f"reloaded {', '.join(modules)} in {len(items)} workers"
+            if modules
+            else "nothing to reload"
+        )
+    if as_json:
+        print(json.dumps({**outcome, "processes": items}))
+    else:
+        for line in report.compiler_lines(outcome, _shown):
+            print(line)
+        for item in items:
+            print(report.process_line(item))
+        print(f"{len(items)} workers: {report.tally(items)}")
+    return 1 if outcome["status"] == "failed" else 0
+
+
+def _module_names(files: list[str]) -> list[str]:
+    """Each file's module: the loaded module's name, else the name ``sys.path`` gives it.
+
+    The workers may have loaded modules this process has not: a fleet reload
+    names them, and the workers find their own files.
+    """
+    from ..core import targets
+    from ..core.results import ReloadError
+
+    names: list[str] = []
+    for file in files:
+        loaded = targets.modules_for_file(file)
+        if loaded:
+            names.append(loaded[0])
+            continue
+        path = os.path.realpath(file)
+        roots = [os.path.realpath(entry or os.getcwd()) for entry in sys.path]
+        holding = [r for r in roots if path.startswith(r.rstrip(os.sep) + os.sep)]
+        if not holding or not path.endswith(".py"):
+            raise ReloadError(f"{file} is not a module on sys.path", phase="resolve", files=(file,))
+        parts = os.path.relpath(path[:-3], max(holding, key=len)).split(os.sep)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names.append(".".join(parts))
+    return names
+
+
+def _celery_app(spec: str) -> Any:
+    """The app ``MODULE:ATTR`` names (``MODULE`` alone: its ``app``), imported as ``celery -A`` does."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    app = getattr(importlib.import_module(module_name), attr or "app")
+    if not hasattr(app, "control"):
+        raise TypeError(f"{spec} is not a Celery app")
+    return app
 
 
 def _fail(message: str) -> int:

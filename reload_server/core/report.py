@@ -174,14 +174,23 @@ def frame_lines(note: Mapping[str, Any], shown: Callable[[str], str] = _same) ->
 
 
 def process_line(item: Mapping[str, Any]) -> str:
-    """``pid N: …`` for one item of a ReloadOutcome's ``processes``."""
+    """``pid N: …`` (or ``celery@host: …``) for one item of a ReloadOutcome's ``processes``.
+
+    A fleet reload's items name their process (``"process"``); the same-host
+    fan-out's carry a ``"pid"``.
+    """
+    name = item.get("process") or f"pid {item['pid']}"
     if item["status"] == "failed":
         summary = f"reload failed: {item['message']}"
     elif item["status"] == "error":
         summary = f"error: {item['message']}"
+    elif item["message"]:
+        summary = item["message"]
+    elif item.get("modules"):
+        summary = f"{item['status']} {', '.join(item['modules'])}"
     else:
-        summary = item["message"] or item["status"]
-    return f"pid {item['pid']}: {summary}"
+        summary = item["status"]
+    return f"{name}: {summary}"
 
 
 def tally(items: Iterable[Mapping[str, Any]]) -> str:
