@@ -174,14 +174,14 @@ def frame_lines(note: Mapping[str, Any], shown: Callable[[str], str] = _same) ->
 
 
 def process_line(item: Mapping[str, Any]) -> str:
-    """``pid N: …`` for one item of a ReloadOutcome's ``processes``."""
+    """``pid N: …`` for one item of a ReloadOutcome's ``processes`` (its process's name first)."""
     if item["status"] == "failed":
         summary = f"reload failed: {item['message']}"
     elif item["status"] == "error":
         summary = f"error: {item['message']}"
     else:
         summary = item["message"] or item["status"]
-    return f"pid {item['pid']}: {summary}"
+    return f"{item['process']}: {summary}"
 
 
 def tally(items: Iterable[Mapping[str, Any]]) -> str:
