@@ -4,8 +4,10 @@ code and holds it, ``reloadServer/finish`` commits it or rolls it back."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
+from support.sources import write_source
 from support.waits import TIMEOUT, wait_until
 
 from reload_server.wire.client import LspClient, RpcError
@@ -156,3 +158,25 @@ def test_fleet_requests_of_the_wrong_shape_get_invalid_params(shared, editor, me
         editor.request(method, params)
 
     assert caught.value.code == -32602
+
+
+def test_a_poll_apps_part_is_prepared_and_committed_in_its_poll(make_app):
+    app = make_app({"polled.py": LABEL}, ["polled"], runner="poll")
+    app.exec("HELD = polled.label")
+    # The new code says which thread ran it: the app's, in poll(), not the server's.
+    write_source(
+        Path(app.path("polled.py")),
+        f"import threading\n\nRAN_ON = threading.current_thread().name\n\n\n{LABEL_V2}",
+    )
+    reload_id = uuid.uuid4().hex
+
+    with LspClient(*app.address, timeout=TIMEOUT) as editor:
+        editor.initialize()
+        prepared = editor.request(
+            "reloadServer/prepare", {"reloadId": reload_id, "modules": ["polled"]}
+        )
+        final = finish(editor, reload_id, commit=True)
+
+    assert prepared["status"] == "prepared"
+    assert final["status"] == "reloaded"
+    assert app.eval("(HELD(), polled.label(), polled.RAN_ON)") == ["v2", "v2", "MainThread"]
