@@ -15,11 +15,12 @@ Edit ``handler.py`` and reload, from another terminal in the same directory:
 
     python -m reload_server reload handler.py
 
-The command-line client asks every process of the project and reports each
-(``pid 4243: reloaded handler in 0.3 ms``, then ``4 processes: 4 reloaded``);
+The command-line client asks the oldest process (the parent), which reloads
+every process of the project in two phases, all or nothing, and reports each
+(``pid 4243: reloaded handler in 0.3 ms``; ``(4 processes: 4 reloaded)``);
 ``--pid N`` reloads only one.  An editor connected to any one of the processes
-reaches all of them too: its server forwards the request to its siblings and
-reports each in the result's ``processes`` field.  Or reload on save with
+reaches all of them too: its server coordinates the same reload and reports
+each process in the result's ``processes`` field.  Or reload on save with
 ``python -m reload_server --watch server.py …``: every worker watches as well.
 """
 

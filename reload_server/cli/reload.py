@@ -4,8 +4,10 @@
     python -m reload_server reload --stale [--root DIR] [options]
     python -m reload_server reload --celery MODULE:APP [--timeout S] FILE...
 
-Finds the servers through their discovery files (or takes ``--port``), asks
-each over LSP, prints the outcome like a compiler (``file:line:col: error:
+Finds the servers through their discovery files (or takes ``--port``) and asks
+one of them over LSP — the oldest server (the parent of forked workers,
+gunicorn's master), which reloads every process of the project in
+two phases, all or nothing (``--pid`` asks one process for itself only) — prints the outcome like a compiler (``file:line:col: error:
 message``, the words from :mod:`reload_server.core.report`) and exits 0, 1 if
 a reload failed, 2 if a server could not be asked or the command was wrong.
 With ``--celery`` it asks no server: it imports the Celery app and reloads the
@@ -110,13 +112,11 @@ def reload_command(argv: list[str]) -> int:
     if forwarded:
         requests = [(method, {**params, "forwarded": True}) for method, params in requests]
 
-    if len(targets) == 1:
-        return _reload_one(targets[0], requests, options, args.timeout, args.json)
-    return _reload_each(targets, requests, options, args.timeout, args.json)
+    return _reload_one(targets[0], requests, options, args.timeout, args.json)
 
 
 def _targets(args: argparse.Namespace, where: str) -> tuple[list[Any], bool] | int:
-    """The servers to ask, and whether each is asked for itself only; or an exit code."""
+    """The server to ask (one), and whether it is asked for itself only; or an exit code."""
     from ..wire import discovery
 
     entries = discovery.find(where)
@@ -136,14 +136,17 @@ def _targets(args: argparse.Namespace, where: str) -> tuple[list[Any], bool] | i
             f"no running reload server found for {os.path.abspath(where)} "
             "(start the app with `python -m reload_server app.py`, or pass --port)"
         )
-    # Every process of the project (or the one --pid names), each asked for itself.
+    # The project's processes: the one --pid names, asked for itself; else the
+    # oldest, which coordinates every process's part of the reload.
     root = _project_root(entries, where)
-    targets = sorted(discovery.same_project(entries, root), key=lambda e: e.pid)
+    targets = sorted(discovery.same_project(entries, root), key=lambda e: (e.started, e.pid))
     if args.pid is not None:
         targets = [e for e in targets if e.pid == args.pid]
         if not targets:
             pids = ", ".join(str(e.pid) for e in entries)
             return _fail(f"no reload server with pid {args.pid} for {root} (live: {pids})")
+    else:
+        targets = targets[:1]
     if args.host or args.token:
         targets = [
             discovery.Entry(
@@ -151,7 +154,7 @@ def _targets(args: argparse.Namespace, where: str) -> tuple[list[Any], bool] | i
             )
             for e in targets
         ]
-    return targets, True
+    return targets, args.pid is not None
 
 
 def _project_root(entries: list[Any], where: str) -> str | None:
@@ -193,63 +196,6 @@ def _reload_one(
                 print(line)
         failed = failed or outcome.get("status") == "failed"
     return 1 if failed else 0
-
-
-def _reload_each(
-    targets: list[Any],
-    requests: list[tuple[str, dict[str, Any]]],
-    options: dict[str, Any],
-    timeout: float,
-    as_json: bool,
-) -> int:
-    """Ask every process at once; print per process; 1 if any failed, 2 if any could not be asked."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..wire.forwarding import ask, process_item
-
-    def one(target: Any) -> list[dict[str, Any]] | None:
-        results = []
-        for method, params in requests:
-            outcome = ask(
-                target, method, params, timeout=timeout, options=options, client_name=CLIENT_NAME
-            )
-            if outcome is None:
-                return None  # the process has exited meanwhile: no longer one of the project's
-            results.append(outcome)
-        return results
-
-    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
-        answers = list(pool.map(one, targets))
-    per_process = [(t.pid, a) for t, a in zip(targets, answers) if a is not None]
-    items = []
-    seen_notes: set[str] = set()
-    for pid, outcomes in per_process:
-        for outcome in outcomes:
-            if as_json:
-                print(json.dumps({"pid": pid, **outcome}))
-                items.append(outcome)
-                continue
-            for note in outcome.get("notes", []):
-                lines = "".join(
-                    line + "\n"
-                    for line in [
-                        report.note_line(note, _shown, nowhere="reload_server"),
-                        *report.frame_lines(note, _shown),
-                    ]
-                )
-                # The same error in every worker is one error: print it once.
-                if lines not in seen_notes:
-                    seen_notes.add(lines)
-                    sys.stdout.write(lines)
-            items.append(process_item(pid, outcome))
-    if not as_json:
-        for item in items:
-            sys.stdout.write(report.process_line(item) + "\n")
-        sys.stdout.write(f"{len(per_process)} processes: {report.tally(items)}\n")
-    statuses = {item.get("status") for item in items}
-    if "failed" in statuses:
-        return 1
-    return 2 if "error" in statuses else 0
 
 
 def _reload_celery(spec: str, files: list[str], deadline: float, as_json: bool) -> int:

@@ -348,8 +348,8 @@ def hold(reload_id: str, modules: list[str], texts: Mapping[str, str], deadline:
     try:
         return _hold(pending, modules, texts)
     finally:
-        with _pending_lock:
-            _pending.pop(reload_id, None)
+        # Kept a while after the end, so that a late prepared() or finish() still reads it.
+        _forget_later(reload_id, pending, deadline)
 
 
 def prepared(reload_id: str, timeout: float) -> Outcome:
@@ -373,7 +373,7 @@ def begin(reload_id: str, modules: list[str], texts: Mapping[str, str], deadline
             _hold(pending, modules, texts)
         finally:
             # Kept a while after the end, so that a late finish() still reads the outcome.
-            threading.Timer(deadline, _forget, (reload_id, pending)).start()
+            _forget_later(reload_id, pending, deadline)
 
     threading.Thread(target=run, name="reload_server-fleet-part", daemon=True).start()
     pending.prepared.wait()
@@ -407,6 +407,12 @@ def _lookup(reload_id: str, timeout: float) -> _Pending | None:
         if pending is not None or time.monotonic() >= end:
             return pending
         time.sleep(0.01)
+
+
+def _forget_later(reload_id: str, pending: _Pending, seconds: float) -> None:
+    timer = threading.Timer(seconds, _forget, (reload_id, pending))
+    timer.daemon = True  # interpreter exit must not wait for it
+    timer.start()
 
 
 def _forget(reload_id: str, pending: _Pending) -> None:

@@ -174,12 +174,7 @@ def frame_lines(note: Mapping[str, Any], shown: Callable[[str], str] = _same) ->
 
 
 def process_line(item: Mapping[str, Any]) -> str:
-    """``pid N: …`` (or ``celery@host: …``) for one item of a ReloadOutcome's ``processes``.
-
-    A fleet reload's items name their process (``"process"``); the same-host
-    fan-out's carry a ``"pid"``.
-    """
-    name = item.get("process") or f"pid {item['pid']}"
+    """``pid N: …`` for one item of a ReloadOutcome's ``processes`` (its process's name first)."""
     if item["status"] == "failed":
         summary = f"reload failed: {item['message']}"
     elif item["status"] == "error":
@@ -189,8 +184,8 @@ def process_line(item: Mapping[str, Any]) -> str:
     elif item.get("modules"):
         summary = f"{item['status']} {', '.join(item['modules'])}"
     else:
-        summary = item["status"]
-    return f"{name}: {summary}"
+        summary = item["message"] or item["status"]
+    return f"{item['process']}: {summary}"
 
 
 def tally(items: Iterable[Mapping[str, Any]]) -> str:

@@ -265,13 +265,22 @@ def _rebuild_error(data: dict[str, Any], processes: tuple) -> ReloadError:
 
 
 def process_item(name: str, outcome: dict[str, Any]) -> dict[str, Any]:
-    """One item of an outcome's ``processes``: the process's name and its outcome's short form."""
+    """One item of an outcome's ``processes``: the process's name and its outcome's short form.
+
+    ``message`` is the outcome's, or its headline when it has none (the core's
+    own ``to_dict()`` forms carry none for a success).
+    """
+    message = outcome.get("message")
+    if message is None:
+        from . import report
+
+        message = report.headline(result_from_dict(outcome))
     return {
         "process": name,
         "status": outcome.get("status", "failed"),
         "modules": list(outcome.get("modules", [])),
         "durationMs": outcome.get("durationMs", 0.0),
-        "message": outcome.get("message", ""),
+        "message": message,
     }
 
 

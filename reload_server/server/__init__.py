@@ -10,7 +10,8 @@ own thread.  Each module imports only the ones listed after it.
 - ``listener``: the asyncio TCP listener and the live connections.
 - ``session``: one pygls protocol per connection: lifecycle, token, dispatch.
 - ``features``: reloadPath / reloadStale / executeCommand / codeAction / didSave handlers.
-- ``fanout``: forwarding a reload to the sibling processes of the project.
+- ``fanout``: the sibling processes of the project as members of a fleet reload.
+- ``participant``: this process's part of a fleet reload another process coordinates.
 - ``state``: what all sessions share (diagnostics, last reload, status) and broadcasts.
 - ``stale_frames``: calls still running the code from before a reload, as INFO notes.
 - ``debugger``: noticing debugpy's own autoReload, which would apply changes twice.

@@ -1,31 +1,29 @@
-"""One reload, every process of the project: forwarding requests to sibling servers.
+"""One reload, every process of the project: the sibling servers as fleet members.
 
-A program that forks workers (a pre-fork server, ``multiprocessing``) or that a
-user runs several times has one server per process, each with a discovery entry
-in the same ``.reload_server/`` directory.  A ``reloadPath``/``reloadStale``
-request reaching one of them is reloaded there and also forwarded, with the
-stdlib client, to every other live entry of the same project root, marked
-``"forwarded": true`` so that it is never forwarded again.  The answers are
-combined into one ReloadOutcome with an extra ``processes`` field, one item per
-process, this one first.
-
-The forwarding helpers are stdlib-only (the command-line client uses them too);
-:func:`with_siblings` runs on the server's loop and does the forwarding in the
-loop's default executor, each forward bounded by :data:`FORWARD_TIMEOUT`.
+A program that forks workers (a pre-fork server, gunicorn, ``multiprocessing``)
+or that a user runs several times has one server per process, each with a
+discovery entry in the same ``.reload_server/`` directory.  A ``reloadPath`` /
+``reloadStale`` request reaching one of them makes that server the
+coordinator of a fleet reload (:func:`reload_server.core.fleet.reimport_across`):
+each other live entry of the same project root is one :class:`Sibling`
+member, asked to prepare (``reloadServer/prepare``) and then to commit or
+abort (``reloadServer/finish``) over the stdlib client.  The members are
+called on the reload job's threads, never on the server's loop.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-from collections.abc import Awaitable, Callable
+import threading
+import time
 from typing import Any
 
 from ..wire import discovery
-from ..wire.forwarding import ask, combine
+from ..wire.forwarding import Unreachable, ask
 
-log = logging.getLogger("reload_server")
+# Seconds added to a request's deadline before giving up on its connection: the
+# sibling answers by its deadline itself (a failure then), so this only covers the wire.
+WIRE_MARGIN = 5.0
 
 
 def sibling_entries(own: str | None) -> list[discovery.Entry]:
@@ -46,42 +44,83 @@ def sibling_entries(own: str | None) -> list[discovery.Entry]:
     return discovery.siblings(own)
 
 
-async def forward(
-    entries: list[discovery.Entry], method: str, params: dict[str, Any]
-) -> list[tuple[int, dict[str, Any] | None]]:
-    """Ask every sibling in ``entries``, concurrently and off the loop; ``(pid, outcome or None)`` each."""
-    if not entries:
-        return []
-    loop = asyncio.get_running_loop()
-    forwarded = {**params, "forwarded": True}
-    answers = await asyncio.gather(
-        *(loop.run_in_executor(None, lambda e=e: ask(e, method, forwarded)) for e in entries)
-    )
-    return [(entry.pid, answer) for entry, answer in zip(entries, answers)]
+class Sibling:
+    """Another process of the project, reached through its server: a fleet member.
+
+    ``selection`` is what the sibling reloads besides the coordinator's module
+    names, in its own terms: ``{"path": …, "force": …}`` for ``reloadPath``
+    (the loaded modules of that file there), ``{"stale": {"roots": …}}`` for
+    ``reloadStale`` (its own modules changed on disk).  Source texts are not
+    sent: the processes of one host read the same files.
+    """
+
+    def __init__(self, entry: discovery.Entry, selection: dict[str, Any]) -> None:
+        self.entry = entry
+        self.selection = selection
+        self.name = f"pid {entry.pid}"
+        self._gone = False
+        # Set while the prepare request waits for its answer (on the coordinator's thread).
+        self._preparing = threading.Event()
+
+    def prepare(
+        self, reload_id: str, modules: list[str], texts: dict[str, str], deadline: float
+    ) -> dict[str, dict[str, Any]]:
+        params = {"reloadId": reload_id, "modules": modules, "deadline": deadline, **self.selection}
+        self._preparing.set()
+        try:
+            return self._ask("reloadServer/prepare", params, deadline)
+        finally:
+            self._preparing.clear()
+
+    def finish(self, reload_id: str, commit: bool, deadline: float) -> dict[str, dict[str, Any]]:
+        if self._gone:
+            return {}
+        params = {"reloadId": reload_id, "commit": commit}
+        if self._preparing.is_set():
+            # It missed the deadline (its failure is on record): the abort goes out at
+            # once, but the others' answer must not wait for a process that hangs.
+            threading.Thread(
+                target=self._ask,
+                args=("reloadServer/finish", params, deadline),
+                name=f"reload_server-abort-{self.name}",
+                daemon=True,
+            ).start()
+            return {}
+        return self._ask("reloadServer/finish", params, deadline)
+
+    def _ask(self, method: str, params: dict[str, Any], deadline: float) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            answer = ask(self.entry, method, params, timeout=deadline + WIRE_MARGIN)
+        except Unreachable as exc:
+            return {self.name: unreachable(self.name, str(exc), time.perf_counter() - started)}
+        if answer is None:
+            # Exited meanwhile: no longer one of the project's processes.
+            self._gone = True
+            return {}
+        if not isinstance(answer, dict) or "status" not in answer:
+            return {self.name: unreachable(self.name, f"odd answer to {method}: {answer!r}", 0.0)}
+        return {self.name: answer}
+
+    def __repr__(self) -> str:
+        return f"Sibling({self.name}, {self.entry.host}:{self.entry.port})"
 
 
-async def with_siblings(
-    local: Awaitable[dict[str, Any]],
-    entries: list[discovery.Entry],
-    method: str,
-    params: dict[str, Any],
-    to_client: Callable[[dict[str, Any]], dict[str, Any]] = lambda outcome: outcome,
-) -> dict[str, Any]:
-    """Run ``local`` (this process's reload) while the siblings in ``entries`` are asked;
-    the combined outcome, or ``local``'s alone when no sibling answered."""
-    remote_task = asyncio.ensure_future(forward(entries, method, params))
-    try:
-        result = await local
-    except BaseException:
-        # The request was refused here (bad params, outside the roots): so it is there.
-        remote_task.cancel()
-        raise
-    try:
-        remote = await remote_task
-    except Exception:  # noqa: BLE001 - the local reload happened; report it
-        log.exception("reload server: forwarding %s to sibling processes failed", method)
-        remote = []
-    remote = [(pid, outcome) for pid, outcome in remote if outcome is not None]
-    if not remote:
-        return result
-    return combine(os.getpid(), result, remote, to_client)
+def siblings(entries: list[discovery.Entry], selection: dict[str, Any]) -> list[Sibling]:
+    """One member per sibling entry, each asked for ``selection``."""
+    return [Sibling(e, selection) for e in entries]
+
+
+def unreachable(name: str, why: str, seconds: float) -> dict[str, Any]:
+    """The outcome of a process that could not be asked: a failure, which aborts the reload."""
+    message = f"{name} could not be asked: {why}"
+    return {
+        "status": "failed",
+        "phase": "deadline",
+        "message": message,
+        "modules": [],
+        "files": [],
+        "durationMs": round(seconds * 1000, 3),
+        "rolledBack": False,
+        "notes": [{"severity": "error", "message": message, "kind": "deadline"}],
+    }

@@ -1,5 +1,6 @@
 """The server's features: ``reloadPath``, ``reloadStale``, their ``executeCommand``
-twins, the code actions that run those commands, and reload-on-save.
+twins, the code actions that run those commands, reload-on-save, and a
+sibling's part of a fleet reload (``reloadServer/prepare``, ``reloadServer/finish``).
 
 Params arrive as plain JSON and are checked here, so a client gets
 ``InvalidParams`` saying what is wrong rather than an internal error.  Paths are
@@ -21,7 +22,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMeth
 
 from ..wire import forwarding
 from ..wire.codes import INTERNAL_ERROR, REQUEST_CANCELLED
-from . import fanout
+from . import fanout, participant
 from .errors import PathNotAllowed
 from .paths import PathMapper
 from .reloads import reload_path_job, reload_stale_job
@@ -29,7 +30,7 @@ from .state import ServerState
 
 log = logging.getLogger("reload_server")
 
-REQUESTS = ("reloadPath", "reloadStale")
+REQUESTS = ("reloadPath", "reloadStale", "reloadServer/prepare", "reloadServer/finish")
 # Source actions: never offered as quick fixes, listed by every client's code-action menu.
 RELOAD_MODULE = "source.reloadModule"
 RELOAD_STALE = "source.reloadStale"
@@ -51,15 +52,19 @@ class Client(Protocol):
 
 
 def handle_request(session: Client, method: str, msg_id: int | str, params: Any) -> None:
-    """Answer ``reloadPath`` or ``reloadStale``: at once when the reload finishes
+    """Answer one of :data:`REQUESTS`: at once when the reload finishes
     quickly, else when it does; bad params get the JSON-RPC error."""
     try:
         if method == "reloadPath":
             value, force = parse_path_params(params)
             answer = reload_path(session, value, force, everywhere=not parse_forwarded(params))
-        else:
+        elif method == "reloadStale":
             root = parse_stale_params(params)
             answer = reload_stale(session, root, everywhere=not parse_forwarded(params))
+        elif method == "reloadServer/prepare":
+            answer = participant.prepare(session.state, *participant.parse_prepare_params(params))
+        else:
+            answer = participant.finish(*participant.parse_finish_params(params))
     except JsonRpcException as exc:
         session.send_error(msg_id, exc.code, exc.message)
         return
@@ -163,22 +168,14 @@ def reload_path(
             session.state.clear(path)
         return session.mapper.outcome(outcome)
 
-    siblings = fanout.sibling_entries(session.state.discovery_file) if everywhere else []
-    # With siblings to ask, the loop must not wait for the local reload first.
-    local = _then(
-        session.state.reloads.run(reload_path_job(path, force), answer_now=not siblings, key=path),
+    entries = fanout.sibling_entries(session.state.discovery_file) if everywhere else []
+    others = fanout.siblings(entries, {"path": path, "force": force})
+    # With siblings to ask, the loop must not wait for the reload: it takes their time too.
+    return _then(
+        session.state.reloads.run(
+            reload_path_job(path, force, others), answer_now=not others, key=path
+        ),
         done,
-    )
-    if not siblings:
-        return local
-    return asyncio.ensure_future(
-        fanout.with_siblings(
-            outcome_of(local),
-            siblings,
-            "reloadPath",
-            {"path": path, "force": force},
-            session.mapper.outcome,
-        )
     )
 
 
@@ -188,27 +185,21 @@ def reload_stale(
     """Reload every loaded module changed on disk (under ``root``), here and
     (``everywhere``) in every sibling process; the ReloadOutcome, or a future for it."""
     state = session.state
-    params: dict[str, Any] = {}
     if root is not None:
         app_root = _to_app(session, root)
         _check_allowed(session, app_root, root)
         roots: list[str] | None = [app_root]
-        params["root"] = app_root
     else:
         roots = list(state.roots.paths) or None
-    siblings = fanout.sibling_entries(state.discovery_file) if everywhere else []
-    local = _then(
+    entries = fanout.sibling_entries(state.discovery_file) if everywhere else []
+    others = fanout.siblings(entries, {"stale": {"roots": roots}})
+    return _then(
         state.reloads.run(
-            reload_stale_job(roots), answer_now=not siblings, key=("stale", tuple(roots or ()))
+            reload_stale_job(roots, others),
+            answer_now=not others,
+            key=("stale", tuple(roots or ())),
         ),
         session.mapper.outcome,
-    )
-    if not siblings:
-        return local
-    return asyncio.ensure_future(
-        fanout.with_siblings(
-            outcome_of(local), siblings, "reloadStale", params, session.mapper.outcome
-        )
     )
 
 
@@ -307,44 +298,32 @@ def did_save(session: Client, uri: str) -> None:
             f"{session.mapper.to_client(path)} is outside the server's roots; not reloaded"
         )
         return
-    # The sibling processes of the project reload the file too, at the same time.
-    siblings = fanout.sibling_entries(session.state.discovery_file)
-    remote = (
-        asyncio.ensure_future(
-            fanout.forward(siblings, "reloadPath", {"path": path, "force": False})
-        )
-        if siblings
-        else None
-    )
-    local = session.state.reloads.run(reload_path_job(path), answer_now=remote is None, key=path)
-    if isinstance(local, dict) and remote is None:
-        _saved(session, path, local, [])
+    # The sibling processes of the project reload the file too, in the same transaction.
+    answer = reload_path(session, path)
+    if isinstance(answer, dict):
+        _saved(session, path, answer)
         return
 
     async def later() -> None:
-        outcome = await outcome_of(local)
-        _saved(session, path, outcome, await remote if remote is not None else [])
+        _saved(session, path, await answer)
 
     task = asyncio.ensure_future(later())
     task.add_done_callback(_log_failure)
 
 
-def _saved(
-    session: Client,
-    path: str,
-    outcome: dict[str, Any],
-    siblings: list[tuple[int, dict[str, Any] | None]],
-) -> None:
-    if outcome["status"] == "unchanged":
-        session.state.clear(path)
-    if outcome["status"] in ("unchanged", "not_loaded"):
-        # Reloads that happened are logged to everyone by the shared state; these did not.
-        session.log_message(session.mapper.outcome(outcome)["message"], types.MessageType.Log)
-    for pid, other in siblings:
-        if other is not None and other["status"] in ("reloaded", "failed", "error"):
-            failed = other["status"] != "reloaded"
+def _saved(session: Client, path: str, outcome: dict[str, Any]) -> None:
+    """What the saving client is told besides the broadcasts (outcome in the client's paths)."""
+    items = outcome.get("processes") or []
+    own = items[0]["status"] if items else outcome["status"]
+    if own in ("unchanged", "not_loaded"):
+        # Reloads that happened here are logged to everyone by the shared state; these did not.
+        message = items[0]["message"] if items else outcome["message"]
+        session.log_message(message, types.MessageType.Log)
+    for item in items[1:]:
+        if item["status"] in ("reloaded", "failed"):
+            failed = item["status"] != "reloaded"
             kind = types.MessageType.Error if failed else types.MessageType.Info
-            session.log_message(f"pid {pid}: {other['message']}", kind)
+            session.log_message(f"{item['process']}: {item['message']}", kind)
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

@@ -8,5 +8,5 @@ imports pygls).
 - ``outcome``: a reload's outcome as wire data, and as text for people.
 - ``discovery``: the files through which clients find running servers.
 - ``client``: a small synchronous LSP client.
-- ``forwarding``: asking sibling processes, and combining their answers.
+- ``forwarding``: asking a sibling process over the stdlib client.
 """

@@ -111,7 +111,7 @@ def test_prefork_cli_reload_reaches_every_worker_and_reports_each(tmp_path, proc
         int(pid) for pid in re.findall(r"^pid (\d+): reloaded handler", result.stdout, re.M)
     }
     assert reported == {server.pid, *workers}
-    assert "4 processes: 4 reloaded" in result.stdout
+    assert "(4 processes: 4 reloaded)" in result.stdout
     answers = {http_get(url) for _ in range(12)}
     assert all(a.startswith("v2 from worker") for a in answers), answers
 
@@ -127,8 +127,8 @@ def test_prefork_editor_request_to_one_process_reaches_all_of_them(tmp_path, pro
         result = editor.request("reloadPath", {"path": str(app / "handler.py")})
 
     assert result["status"] == "reloaded"
-    assert result["processes"][0]["pid"] == server.pid
-    assert {p["pid"]: p["status"] for p in result["processes"]} == {
+    assert result["processes"][0]["process"] == f"pid {server.pid}"
+    assert {int(p["process"][4:]): p["status"] for p in result["processes"]} == {
         pid: "reloaded" for pid in (server.pid, *workers)
     }
     assert http_get(url).startswith("v2 from worker")

@@ -1,5 +1,5 @@
 """Programs of several processes: forked children serve on their own, and one reload
-reaches every process of the project, reported per process."""
+reaches every process of the project in two phases, all or nothing, reported per process."""
 
 from __future__ import annotations
 
@@ -66,6 +66,11 @@ def _run_script(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def _statuses(output: str) -> dict[int, str]:
     return {int(pid): status for pid, status in re.findall(r"^pid (\d+): (\w+)", output, re.M)}
+
+
+def _by_pid(processes: list[dict]) -> dict[int, dict]:
+    """A ReloadOutcome's ``processes`` items by pid (their names are ``pid N``)."""
+    return {int(item["process"].removeprefix("pid ")): item for item in processes}
 
 
 def test_a_forked_child_serves_on_its_own_port_as_its_own_process(family):
@@ -150,7 +155,7 @@ def test_a_subprocess_with_preexec_fn_starts_no_server_before_exec(tmp_path):
     assert f"{child_pid}.json" not in entries
 
 
-def test_cli_reports_each_process_and_exits_1_when_one_process_fails(family, tmp_path):
+def test_cli_reload_failing_in_one_process_reloads_none_exits_1_and_names_it(family, tmp_path):
     parent, ports = family(2)
     victim = max(ports)
     edit(
@@ -162,10 +167,33 @@ def test_cli_reports_each_process_and_exits_1_when_one_process_fails(family, tmp
     result = cli("m.py", cwd=tmp_path)
 
     assert result.returncode == 1, result.stdout + result.stderr
-    statuses = _statuses(result.stdout)
-    assert statuses == {pid: "reload" if pid == victim else "reloaded" for pid in ports}
+    assert _statuses(result.stdout) == {pid: "reload" for pid in ports}  # "reload failed: …"
     assert f"pid {victim}: reload failed: m not reloaded: RuntimeError: not here" in result.stdout
-    assert "3 processes: 2 reloaded, 1 failed" in result.stdout
+    siblings = set(ports) - {victim, parent.pid}
+    for pid in siblings:
+        assert f"pid {pid}: reload failed: m not reloaded: pid {pid}: aborted" in result.stdout
+    # The parent coordinated: it rolled back for the victim's reason.
+    assert f"pid {parent.pid}: reload failed: pid {victim}: m not reloaded" in result.stdout
+    assert "(3 processes: none reloaded)" in result.stdout
+
+
+def test_cli_reload_after_a_failed_one_reloads_every_process(family, tmp_path):
+    parent, ports = family(2)
+    victim = max(ports)
+    edit(
+        tmp_path / "m.py",
+        "VALUE = 1\n",
+        f"VALUE = 2\nif os.getpid() == {victim}:\n    raise RuntimeError('not here')\n",
+    )
+    assert cli("m.py", cwd=tmp_path).returncode == 1
+
+    edit(tmp_path / "m.py", "raise RuntimeError('not here')", "pass")
+    result = cli("m.py", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Every process still had the old code (the failed reload changed none), so all reload now.
+    assert _statuses(result.stdout) == {pid: "reloaded" for pid in ports}
+    assert "(3 processes: 3 reloaded)" in result.stdout
 
 
 def test_cli_pid_reloads_only_that_process(family, tmp_path):
@@ -179,8 +207,8 @@ def test_cli_pid_reloads_only_that_process(family, tmp_path):
     assert only.returncode == 0, only.stderr
     assert only.stdout.startswith("reloaded m in ")
     assert _statuses(everyone.stdout) == {
-        pid: "m" if pid == chosen else "reloaded" for pid in ports
-    }  # "pid N: m unchanged on disk since loaded" for the one already reloaded
+        pid: "nothing" if pid == chosen else "reloaded" for pid in ports
+    }  # "pid N: nothing to reload" for the one already reloaded
 
 
 def test_a_forwarded_request_reloads_only_the_process_it_reaches(family, tmp_path):
@@ -197,13 +225,14 @@ def test_a_forwarded_request_reloads_only_the_process_it_reaches(family, tmp_pat
 
     assert forwarded["status"] == "reloaded"
     assert "processes" not in forwarded
-    assert {p["pid"]: p["status"] for p in fanned["processes"]} == {
+    assert {pid: p["status"] for pid, p in _by_pid(fanned["processes"]).items()} == {
         pid: "unchanged" if pid == parent.pid else "reloaded" for pid in ports
     }
     assert fanned["status"] == "reloaded"
+    assert fanned["message"].endswith("(3 processes: 1 unchanged, 2 reloaded)")
 
 
-def test_an_editors_request_fails_when_one_sibling_fails_and_names_it(family, tmp_path):
+def test_an_editors_request_fails_everywhere_when_one_sibling_fails_and_names_it(family, tmp_path):
     parent, ports = family(2)
     victim = max(pid for pid in ports if pid != parent.pid)
     edit(
@@ -219,9 +248,11 @@ def test_an_editors_request_fails_when_one_sibling_fails_and_names_it(family, tm
     assert result["status"] == "failed"
     assert result["message"].startswith(f"pid {victim}: m not reloaded: RuntimeError: not here")
     assert result["notes"][0]["line"] == 5  # the raise, in the failing process
-    assert [p["pid"] for p in result["processes"]][0] == parent.pid
-    assert {p["pid"]: p["status"] for p in result["processes"]} == {
-        pid: "failed" if pid == victim else "reloaded" for pid in ports
+    assert result["notes"][0]["message"].startswith(f"[pid {victim}] RuntimeError: not here")
+    assert result["processes"][0]["process"] == f"pid {parent.pid}"
+    # Prepared in the others, then rolled back there: no process runs the new code.
+    assert {pid: p["status"] for pid, p in _by_pid(result["processes"]).items()} == {
+        pid: "failed" for pid in ports
     }
 
 
@@ -279,3 +310,30 @@ def test_a_spawned_child_inherits_no_server(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["None", "1"]
+
+
+def test_a_process_that_hangs_in_prepare_fails_the_reload_at_the_deadline_and_none_changes(
+    family, tmp_path
+):
+    parent, ports = family(2)
+    victim = max(pid for pid in ports if pid != parent.pid)
+    hang = tmp_path / f"hang-{victim}"
+    hang.touch()
+    edit(
+        tmp_path / "m.py",
+        "VALUE = 1\n",
+        "import time\n\nVALUE = 2\nwhile os.path.exists(f'hang-{os.getpid()}'):\n"
+        "    time.sleep(0.05)\n",
+    )
+
+    with LspClient("127.0.0.1", ports[parent.pid], timeout=TIMEOUT * 3) as editor:
+        editor.initialize()
+        result = editor.request("reloadPath", {"path": str(tmp_path / "m.py")})
+    hang.unlink()
+
+    assert result["status"] == "failed"
+    assert result["phase"] == "deadline"
+    assert result["message"].startswith(f"pid {victim}: pid {victim} did not prepare within")
+    # Nothing was committed anywhere: every process still has the edit to reload.
+    again = cli("m.py", cwd=tmp_path)
+    assert _statuses(again.stdout) == {pid: "reloaded" for pid in ports}, again.stdout

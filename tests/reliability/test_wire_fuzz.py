@@ -171,6 +171,8 @@ METHODS = [
     "workspace/didChangeWorkspaceFolders",
     "workspace/didChangeConfiguration",
     "reloadServer/status",
+    "reloadServer/prepare",
+    "reloadServer/finish",
     "$/cancelRequest",
     "$/setTrace",
     "$/progress",

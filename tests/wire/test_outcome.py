@@ -120,10 +120,10 @@ def test_a_note_without_a_file_is_the_servers():
 
 def test_processes_are_one_line_each_and_a_tally():
     items = [
-        {"pid": 1, "status": "reloaded", "message": "reloaded m in 0.1 ms"},
-        {"pid": 2, "status": "failed", "message": "m not reloaded: E"},
-        {"pid": 3, "status": "error", "message": "no answer"},
-        {"pid": 4, "status": "reloaded", "message": ""},
+        {"process": "pid 1", "status": "reloaded", "message": "reloaded m in 0.1 ms"},
+        {"process": "pid 2", "status": "failed", "message": "m not reloaded: E"},
+        {"process": "pid 3", "status": "error", "message": "no answer"},
+        {"process": "pid 4", "status": "reloaded", "message": ""},
     ]
 
     assert [report.process_line(i) for i in items] == [
