@@ -227,7 +227,7 @@ class _Asking:
     def wait(self, seconds: float) -> dict[str, Outcome]:
         if not self.done.wait(max(seconds, 0.0)):
             return {
-                self.member.name: _failure(
+                self.member.name: failure(
                     f"{self.member.name} did not prepare within the deadline", "deadline"
                 )
             }
@@ -256,17 +256,22 @@ def _finish_all(
 
 
 def _unreachable(name: str, error: BaseException) -> Outcome:
-    return _failure(f"{name} could not be asked: {type(error).__name__}: {error}", "deadline")
+    return failure(f"{name} could not be asked: {type(error).__name__}: {error}", "deadline")
 
 
-def _failure(message: str, phase: str) -> Outcome:
+def failure(message: str, phase: str, seconds: float = 0.0) -> Outcome:
+    """A failed outcome, in the fleet's dict form, for a process that could not do its part.
+
+    ``phase`` is ``"deadline"`` for one that did not answer in time or could
+    not be asked; ``seconds`` how long it was waited for.
+    """
     return {
         "status": "failed",
         "phase": phase,
         "message": message,
         "modules": [],
         "files": [],
-        "durationMs": 0.0,
+        "durationMs": round(seconds * 1000, 3),
         "rolledBack": False,
         "notes": [{"severity": ERROR, "message": message, "kind": phase}],
     }
@@ -356,7 +361,7 @@ def prepared(reload_id: str, timeout: float) -> Outcome:
     """The outcome of :func:`hold`'s prepare for ``reload_id``, once known (waits up to ``timeout``)."""
     pending = _lookup(reload_id, timeout)
     if pending is None or not pending.prepared.wait(max(pending.expires - time.monotonic(), 0)):
-        return _failure(f"{local_name()}: no reload {reload_id} was prepared here", "deadline")
+        return failure(f"{local_name()}: no reload {reload_id} was prepared here", "deadline")
     return pending.first
 
 
@@ -384,11 +389,11 @@ def finish(reload_id: str, commit: bool, timeout: float = DEADLINE) -> Outcome:
     """Decide this process's pending part of ``reload_id``; returns its final outcome."""
     pending = _lookup(reload_id, 0)
     if pending is None:
-        return _failure(f"{local_name()}: no reload {reload_id} pending here", "deadline")
+        return failure(f"{local_name()}: no reload {reload_id} pending here", "deadline")
     pending.commit = commit
     pending.decided.set()
     if not pending.finished.wait(timeout):
-        return _failure(f"{local_name()}: the reload did not finish in time", "deadline")
+        return failure(f"{local_name()}: the reload did not finish in time", "deadline")
     return pending.final
 
 
@@ -448,7 +453,7 @@ def _hold(pending: _Pending, modules: list[str], texts: Mapping[str, str]) -> Ou
             outcome = prepared_here.abort(f"{local_name()}: {why}")
         pending.final = outcome.to_dict()
     except BaseException as e:  # noqa: BLE001 - reported to the coordinator
-        pending.final = _failure(f"{local_name()}: {type(e).__name__}: {e}", "commit")
+        pending.final = failure(f"{local_name()}: {type(e).__name__}: {e}", "commit")
     finally:
         pending.finished.set()
     return pending.final

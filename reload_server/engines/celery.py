@@ -154,17 +154,7 @@ class CeleryWorkers:
 
 
 def _silent(node: str, step: str) -> Outcome:
-    message = f"{node} did not answer the {step} within the deadline"
-    return {
-        "status": "failed",
-        "phase": "deadline",
-        "message": message,
-        "modules": [],
-        "files": [],
-        "durationMs": 0.0,
-        "rolledBack": False,
-        "notes": [{"severity": "error", "message": message, "kind": "deadline"}],
-    }
+    return fleet.failure(f"{node} did not answer the {step} within the deadline", "deadline")
 
 
 def install(

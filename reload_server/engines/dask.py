@@ -30,7 +30,7 @@ from typing import Any
 from distributed import Client, WorkerPlugin
 
 from ..core import fleet, shipped, sources, targets
-from ..core.results import ERROR, ReloadResult
+from ..core.results import ReloadResult
 
 #: The plugin's name on the scheduler, and the metadata key of the shipped texts.
 PLUGIN = "reload_server"
@@ -205,20 +205,6 @@ def _margin(deadline: float) -> float:
     return min(2.0, deadline / 4)
 
 
-def _failed(message: str, phase: str) -> Outcome:
-    """A failed outcome in the fleet's dict form, for a worker that could not do its part."""
-    return {
-        "status": "failed",
-        "phase": phase,
-        "message": message,
-        "modules": [],
-        "files": [],
-        "durationMs": 0.0,
-        "rolledBack": False,
-        "notes": [{"severity": ERROR, "message": message, "kind": phase}],
-    }
-
-
 def _outcome(address: str, answer: object) -> Outcome:
     if isinstance(answer, dict) and "status" in answer:
         return answer
@@ -226,7 +212,7 @@ def _outcome(address: str, answer: object) -> Outcome:
         message = f"{type(answer).__name__}: {answer}"
     else:
         message = f"unexpected answer {answer!r}"
-    return _failed(f"{address} could not take part: {message}", "deadline")
+    return fleet.failure(f"{address} could not take part: {message}", "deadline")
 
 
 class ReloadPlugin(WorkerPlugin):
@@ -269,7 +255,7 @@ async def _prepare_on_worker(
             # the deadline to arrive.
             box.append(fleet.begin(reload_id, modules, texts, 2 * deadline))
         except BaseException as e:  # noqa: BLE001 - reported to the coordinator
-            box.append(_failed(f"{type(e).__name__}: {e}", "import"))
+            box.append(fleet.failure(f"{type(e).__name__}: {e}", "import"))
         finally:
             for file, data in usable:
                 sources.precompiled(file, data, None)
@@ -279,7 +265,7 @@ async def _prepare_on_worker(
     loop = asyncio.get_running_loop()
     if await loop.run_in_executor(None, done.wait, answer_within):
         return box[0]
-    return _failed(
+    return fleet.failure(
         f"{fleet.local_name()} did not prepare within the deadline ({answer_within:g} s)",
         "deadline",
     )
@@ -303,12 +289,12 @@ async def _finish_on_worker(reload_id: str, commit: bool, deadline: float) -> Ou
     with _preparing_lock:
         done = _preparing.pop(reload_id, None)
     if done is None:
-        return _failed(f"{fleet.local_name()}: no reload {reload_id} here", "deadline")
+        return fleet.failure(f"{fleet.local_name()}: no reload {reload_id} here", "deadline")
     if not done.is_set():
         # Still running the new code: the decision (abort: the coordinator
         # commits only when everyone prepared) is taken when it returns.
         fleet.finish(reload_id, commit, 0)
-        return _failed(
+        return fleet.failure(
             f"{fleet.local_name()}: still preparing; it aborts when its new code returns",
             "deadline",
         )

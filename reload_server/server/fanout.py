@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any
 
+from ..core import fleet
 from ..wire import discovery
 from ..wire.forwarding import Unreachable, ask
 
@@ -113,14 +114,4 @@ def siblings(entries: list[discovery.Entry], selection: dict[str, Any]) -> list[
 
 def unreachable(name: str, why: str, seconds: float) -> dict[str, Any]:
     """The outcome of a process that could not be asked: a failure, which aborts the reload."""
-    message = f"{name} could not be asked: {why}"
-    return {
-        "status": "failed",
-        "phase": "deadline",
-        "message": message,
-        "modules": [],
-        "files": [],
-        "durationMs": round(seconds * 1000, 3),
-        "rolledBack": False,
-        "notes": [{"severity": "error", "message": message, "kind": "deadline"}],
-    }
+    return fleet.failure(f"{name} could not be asked: {why}", "deadline", seconds)

@@ -128,7 +128,9 @@ def finish(reload_id: str, commit: bool) -> asyncio.Future[dict[str, Any]]:
                 _remember(_aborted, reload_id)
         if not started:
             return part_answer(
-                fleet_failure(f"{fleet.local_name()}: aborted before this process prepared"),
+                fleet.failure(
+                    f"{fleet.local_name()}: aborted before this process prepared", "abort"
+                ),
                 final=True,
             )
         # The part may have started a moment ago: let it register and prepare first.
@@ -142,11 +144,6 @@ def _remember(ids: set[str], reload_id: str) -> None:
     if len(ids) >= KEPT_IDS:
         ids.pop()
     ids.add(reload_id)
-
-
-def fleet_failure(message: str) -> dict[str, Any]:
-    """A part that never prepared, as an outcome dict."""
-    return {"status": "failed", "phase": "abort", "message": message, "modules": [], "notes": []}
 
 
 async def _outcome(answer: Any) -> dict[str, Any]:
