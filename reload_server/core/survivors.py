@@ -101,7 +101,19 @@ def replace_held(
 
 
 def _holds_values(f: FunctionType) -> bool:
-    return bool(f.__closure__ or f.__defaults__ or f.__kwdefaults__)
+    """Whether ``f`` may hold a new object: a closure, or a default that is no plain value.
+
+    Defaults such as ``y=1`` or ``name=None`` hold nothing a reload made, and
+    most functions have only those: not looking into them keeps this step's
+    cost near nothing for an ordinary module.
+    """
+    if f.__closure__:
+        return True
+    defaults = f.__defaults__ or ()
+    kwdefaults = f.__kwdefaults__
+    if kwdefaults:
+        defaults = (*defaults, *kwdefaults.values())
+    return any(type(v) not in _ATOMIC_KINDS for v in defaults)
 
 
 def _internal_references(
