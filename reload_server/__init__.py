@@ -21,11 +21,19 @@ from .core import importclock as _importclock
 
 _importclock.install()
 
+from .core import adapters as _adapters  # noqa: E402
+from .core.adapters import Adapter  # noqa: E402
+from .core.adapters import register as register_adapter  # noqa: E402
+from .core.adapters import unregister as unregister_adapter  # noqa: E402
 from .core.events import subscribe  # noqa: E402
 from .core.results import Frame, Note, ReloadError, ReloadResult  # noqa: E402
 from .core.staleness import modified  # noqa: E402
 from .core.transaction import reimport  # noqa: E402
 from .version import __version__ as __version__  # noqa: E402
+
+# The built-in framework adapters (reload_server/adapters/), each made only in
+# reloads while its framework is imported: framework -> "module:factory".
+_adapters.builtin({})
 
 # Public names defined in modules that are imported on first use: name -> module.
 _LAZY = {
@@ -39,17 +47,20 @@ _LAZY = {
 }
 
 __all__ = [
+    "Adapter",
     "Frame",
     "Note",
     "ReloadError",
     "ReloadResult",
     "modified",
     "poll",
+    "register_adapter",
     "reimport",
     "serve",
     "serve_from_env",
     "stop",
     "subscribe",
+    "unregister_adapter",
     "watch",
 ]
 

@@ -43,6 +43,7 @@ REQUIRED_PARTS = (
     "integrations/",
     "reliability/",
     "distributed/",
+    "frameworks/",
     "editors/test_nvim.py",
     "editors/test_vscode.py",
     "bench/",

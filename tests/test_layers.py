@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "reload_server"
 
 # Bottom to top: a module may import its own layer and the layers before it.
-LAYERS = ("version", "core", "wire", "runtime", "engines", "server", "cli", "")
+LAYERS = ("version", "core", "adapters", "wire", "runtime", "engines", "server", "cli", "")
 # Public entry modules of the top layer, besides __init__ and __main__: each
 # forwards one engine's names (``reload_server.dask``) from ``engines/``.
 FACADES = ("__main__", "dask", "celery")

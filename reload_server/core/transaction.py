@@ -40,7 +40,7 @@ import time
 from abc import ABCMeta
 from types import FunctionType, ModuleType
 
-from . import graveyard, members, staleness, targets
+from . import adapters, graveyard, members, staleness, targets
 from .closures import update_live_closures
 from .events import publish
 from .merge import Merger
@@ -187,6 +187,7 @@ class _Transaction:
         self.snapshots: list[dict] = []
         self.undo: _Undo | None = None
         self.unimported: list[Source] = []
+        self.adapters: list[adapters.Adapter] = []
 
     def prepare(self, requested: tuple) -> None:
         names = targets.resolve(requested)
@@ -201,6 +202,9 @@ class _Transaction:
         if self.sources:
             try:
                 self._commit(self.sources, self.snapshots)
+                modules = [s.module for s in self.sources]
+                for adapter in self.adapters:
+                    self.notes.extend(adapter.committed(modules) or ())
             except BaseException as e:  # noqa: BLE001 - never an unreported half-commit
                 raise self._commit_failed(e) from None
         return ReloadResult(
@@ -230,11 +234,24 @@ class _Transaction:
             duration=time.perf_counter() - self.started,
         )
 
+    def _tell_rolled_back(self) -> tuple[Note, ...]:
+        """Let the adapters put back what they took away; a failing one is a warning note."""
+        notes = []
+        modules = [s.module for s in self.sources]
+        for adapter in self.adapters:
+            try:
+                adapter.rolled_back(modules)
+            except Exception as e:  # noqa: BLE001 - the rollback itself is done; report
+                note = _exception_note(None, e, "hook", f"{type(adapter).__name__}.rolled_back")
+                notes.append(note.replace(severity=WARNING))
+        self.adapters = []
+        return tuple(notes)
+
     def abort(self, reason: str, notes: tuple[Note, ...]) -> ReloadError:
         sources = self.sources
         if self.undo is not None:
             self.undo.run()
-        restarted = _restart_unimported(self.unimported)
+        restarted = self._tell_rolled_back() + _restart_unimported(self.unimported)
         return ReloadError(
             reason,
             phase="abort",
@@ -298,9 +315,13 @@ class _Transaction:
 
     def _execute(self, sources: list[Source]) -> list[dict]:
         undo = _Undo(sources)
+        modules = [s.module for s in sources]
         current: Source | None = None
         phase = "import"
         try:
+            self.adapters = adapters.start()
+            for adapter in self.adapters:
+                adapter.before_run(modules)
             for s in sources:
                 current = s
                 ns = s.module.__dict__
@@ -312,10 +333,13 @@ class _Transaction:
                 check = s.module.__dict__.get("__reload_check__")
                 if callable(check):
                     check(s.module)
+            current = None
+            for adapter in self.adapters:
+                adapter.check(modules)
         except BaseException as e:  # noqa: BLE001 - rolled back and reported, whatever it was
             note = _exception_note(current, e, phase)
             undo.run()
-            restarted = _restart_unimported(self.unimported)
+            restarted = self._tell_rolled_back() + _restart_unimported(self.unimported)
             raise ReloadError(
                 note.message,
                 phase=phase,

@@ -1,0 +1,101 @@
+"""Framework adapters: keeping a framework's registries consistent across a reload.
+
+Re-running a module re-runs its decorators and registrations against live
+framework objects (a Flask app's URL map, Django's app registry, SQLAlchemy's
+mappers).  An *adapter* is told of each step of a reload of the modules it
+cares about and keeps such registries right:
+
+- :meth:`Adapter.before_run` — the new code is about to run: take the old
+  code's registrations out of the way (and keep them, for a rollback);
+- :meth:`Adapter.check` — the new code ran and its ``__reload_check__``
+  passed: raise to refuse an edit the framework cannot take (the reload is
+  then rolled back and the message reported at phase ``"check"``);
+- :meth:`Adapter.committed` — the new code is the running code: rebuild
+  caches; return notes to report;
+- :meth:`Adapter.rolled_back` — the reload was undone and the old namespaces
+  restored: put back what ``before_run`` took away.
+
+One adapter object serves one reload: :func:`start` makes them afresh, from
+the factories registered with :func:`register` whose framework the program has
+imported, so an adapter for a framework the program never imported costs
+nothing and imports nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from types import ModuleType
+
+    from .results import Note
+
+
+class Adapter:
+    """Base class of adapters: every hook does nothing; override the ones you need.
+
+    ``modules`` are the module objects the reload runs, in the order their new
+    code runs.  Hooks run on the reload's thread, holding the reload lock.
+    """
+
+    def before_run(self, modules: Sequence[ModuleType]) -> None:
+        """Called after ``__unimport__`` hooks, before any new code runs."""
+
+    def check(self, modules: Sequence[ModuleType]) -> None:
+        """Called after the new code ran and passed ``__reload_check__``; raise to refuse it."""
+
+    def committed(self, modules: Sequence[ModuleType]) -> Iterable[Note] | None:
+        """Called after the commit: the new code runs now.  May return notes to report."""
+        return None
+
+    def rolled_back(self, modules: Sequence[ModuleType]) -> None:
+        """Called after a rollback restored the old namespaces (whatever phase failed)."""
+
+
+_lock = threading.Lock()
+# (framework module name or None, factory), in registration order.
+_factories: list[tuple[str | None, Callable[[], Adapter]]] = []
+# Built-in adapters by framework: "package.module:Class", imported on first use.
+_builtin: dict[str, str] = {}
+
+
+def register(factory: Callable[[], Adapter], framework: str | None = None) -> None:
+    """Use an adapter made by ``factory()`` in every reload from now on.
+
+    With ``framework`` (a top-level module name such as ``"flask"``), only in
+    reloads while that module is imported.  Registering the same factory again
+    does nothing.
+    """
+    with _lock:
+        if (framework, factory) not in _factories:
+            _factories.append((framework, factory))
+
+
+def unregister(factory: Callable[[], Adapter]) -> None:
+    """Stop using the adapter ``factory`` makes."""
+    with _lock:
+        _factories[:] = [(f, x) for f, x in _factories if x is not factory]
+
+
+def builtin(table: dict[str, str]) -> None:
+    """Declare built-in adapters: framework module name -> ``"module:Factory"``, imported lazily."""
+    with _lock:
+        _builtin.update(table)
+
+
+def start() -> list[Adapter]:
+    """Fresh adapters for one reload: those whose framework is imported (or that need none)."""
+    loaded = sys.modules
+    with _lock:
+        wanted = [(fw, f) for fw, f in _factories if fw is None or fw in loaded]
+        builtins = [spec for fw, spec in _builtin.items() if fw in loaded]
+    for spec in builtins:
+        import importlib
+
+        module_name, _, attr = spec.partition(":")
+        factory = getattr(importlib.import_module(module_name), attr)
+        wanted.append((None, factory))
+    return [factory() for _, factory in wanted]
