@@ -39,6 +39,7 @@ _adapters.builtin(
         "typer": "reload_server.adapters.typer:TyperAdapter",
         "functools": "reload_server.adapters.functools:SingledispatchAdapter",
         "marshmallow": "reload_server.adapters.marshmallow:MarshmallowAdapter",
+        "sqlalchemy": "reload_server.adapters.sqlalchemy:SQLAlchemyAdapter",
     }
 )
 
