@@ -245,7 +245,7 @@ def replace_everywhere(
                 if obj.__defaults__ and any(hit(v) for v in obj.__defaults__):
                     obj.__defaults__ = tuple(sub(v) for v in obj.__defaults__)
                     count += 1
-            elif isinstance(obj, type):
+            elif issubclass(kind, type):  # not isinstance: it sets up lazy proxies
                 if any(id(b) in classes for b in obj.__bases__):
                     try:
                         obj.__bases__ = tuple(classes.get(id(b), b) for b in obj.__bases__)
