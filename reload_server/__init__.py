@@ -33,7 +33,15 @@ from .version import __version__ as __version__  # noqa: E402
 
 # The built-in framework adapters (reload_server/adapters/), each made only in
 # reloads while its framework is imported: framework -> "module:factory".
-_adapters.builtin({"django": "reload_server.adapters.django:DjangoAdapter"})
+_adapters.builtin(
+    {
+        "click": "reload_server.adapters.click:ClickAdapter",
+        "typer": "reload_server.adapters.typer:TyperAdapter",
+        "functools": "reload_server.adapters.functools:SingledispatchAdapter",
+        "marshmallow": "reload_server.adapters.marshmallow:MarshmallowAdapter",
+        "django": "reload_server.adapters.django:DjangoAdapter",
+    }
+)
 
 # Public names defined in modules that are imported on first use: name -> module.
 _LAZY = {

@@ -4,6 +4,7 @@ module imports, however lazily, a module that imports it back."""
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,4 +127,18 @@ def test_importing_the_package_imports_no_framework_and_no_server():
         "'reload_server.cli', 'pygls', 'lsprotocol', 'flask', 'django', 'sqlalchemy', 'asyncio'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_importing_the_package_imports_no_heavy_standard_library_module():
+    # Each of these costs the host milliseconds at start-up; the reimporter needs none at import.
+    heavy = ("inspect", "ast", "dis", "typing", "pathlib", "dataclasses", "logging", "tokenize")
+    code = f"import sys, reload_server; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)},
+    )
     assert out.stdout.strip() == "[]"

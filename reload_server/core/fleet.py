@@ -35,7 +35,7 @@ from .transaction import Prepared, prepare
 
 TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any, Protocol
 
     Outcome = dict[str, Any]
@@ -357,9 +357,16 @@ def hold(reload_id: str, modules: list[str], texts: Mapping[str, str], deadline:
         _forget_later(reload_id, pending, deadline)
 
 
-def prepared(reload_id: str, timeout: float) -> Outcome:
-    """The outcome of :func:`hold`'s prepare for ``reload_id``, once known (waits up to ``timeout``)."""
-    pending = _lookup(reload_id, timeout)
+def prepared(
+    reload_id: str, timeout: float, given_up: Callable[[], bool] | None = None
+) -> Outcome:
+    """The outcome of :func:`hold`'s prepare for ``reload_id``, once known (waits up to ``timeout``).
+
+    ``given_up()`` true stops the wait for the part to start (its caller got
+    its answer another way), so that no thread is left waiting — an exiting
+    interpreter joins such threads.
+    """
+    pending = _lookup(reload_id, timeout, given_up)
     if pending is None or not pending.prepared.wait(max(pending.expires - time.monotonic(), 0)):
         return failure(f"{local_name()}: no reload {reload_id} was prepared here", "deadline")
     return pending.first
@@ -404,12 +411,14 @@ def _register(reload_id: str, deadline: float) -> _Pending:
     return pending
 
 
-def _lookup(reload_id: str, timeout: float) -> _Pending | None:
+def _lookup(
+    reload_id: str, timeout: float, given_up: Callable[[], bool] | None = None
+) -> _Pending | None:
     end = time.monotonic() + timeout
     while True:
         with _pending_lock:
             pending = _pending.get(reload_id)
-        if pending is not None or time.monotonic() >= end:
+        if pending is not None or time.monotonic() >= end or (given_up and given_up()):
             return pending
         time.sleep(0.01)
 

@@ -108,7 +108,7 @@ def prepare(
     async def answer() -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         final = asyncio.ensure_future(_outcome(held))
-        first = loop.run_in_executor(None, fleet.prepared, reload_id, deadline)
+        first = loop.run_in_executor(None, fleet.prepared, reload_id, deadline, final.done)
         done, _ = await asyncio.wait({final, first}, return_when=asyncio.FIRST_COMPLETED)
         # The part ended before it was ever prepared (a failure, an early abort):
         # its final outcome is the answer.
