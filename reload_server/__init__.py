@@ -40,6 +40,7 @@ _adapters.builtin(
         "functools": "reload_server.adapters.functools:SingledispatchAdapter",
         "marshmallow": "reload_server.adapters.marshmallow:MarshmallowAdapter",
         "sqlalchemy": "reload_server.adapters.sqlalchemy:SQLAlchemyAdapter",
+        "django": "reload_server.adapters.django:DjangoAdapter",
     }
 )
 

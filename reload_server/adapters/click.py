@@ -15,6 +15,7 @@ import click
 
 from ..core.adapters import Adapter
 from ..core.results import Note
+from ..core.values import is_a
 from .become import become
 
 TYPE_CHECKING = False
@@ -43,7 +44,7 @@ class ClickAdapter(Adapter):
                 if new is old or not _made_by(old, module):
                     # Not made again (nothing to follow), or another module's command.
                     continue
-                if not isinstance(new, click.Command) or not _made_by(new, module):
+                if not is_a(new, click.Command) or not _made_by(new, module):
                     removed.append(old)
                     continue
                 try:
@@ -56,7 +57,7 @@ class ClickAdapter(Adapter):
 
 
 def _commands(module: ModuleType) -> dict[str, click.Command]:
-    return {n: v for n, v in module.__dict__.items() if isinstance(v, click.Command)}
+    return {n: v for n, v in module.__dict__.items() if is_a(v, click.Command)}
 
 
 def _made_by(command: click.Command, module: ModuleType) -> bool:
@@ -81,7 +82,7 @@ def _leave_groups(removed: list[click.Command], held: object) -> None:
     """
     gone = {id(c) for c in removed}
     for group in held:
-        if isinstance(group, click.Group):
+        if is_a(group, click.Group):
             for key in [k for k, c in group.commands.items() if id(c) in gone]:
                 del group.commands[key]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from marshmallow import Schema, class_registry
 
 from ..core.adapters import Adapter
+from ..core.values import is_a
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,6 +66,6 @@ def _bound(module: ModuleType, qualname: str) -> type | None:
     value: object = module
     for part in qualname.split("."):
         value = getattr(value, part, None)
-    if isinstance(value, type) and issubclass(value, Schema):
+    if is_a(value, type) and issubclass(value, Schema):
         return value
     return None

@@ -34,6 +34,8 @@ from sqlalchemy.sql.schema import MetaData, Table
 from reload_server.core.adapters import Adapter
 from reload_server.core.results import WARNING, Note
 
+from ..core.values import is_a
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -58,14 +60,14 @@ def _mappers_module() -> ModuleType:
 
 def _manager(cls: object) -> object | None:
     """The class manager of a class mapped itself (not one it inherits), else None."""
-    if not isinstance(cls, type):
+    if not is_a(cls, type):
         return None
     manager = cls.__dict__.get("_sa_class_manager")
     return manager if manager is not None and manager.is_mapped else None
 
 
 def _is_base(cls: object) -> bool:
-    return isinstance(cls, type) and isinstance(cls.__dict__.get("registry"), registry)
+    return is_a(cls, type) and is_a(cls.__dict__.get("registry"), registry)
 
 
 class _MetaDataState:
@@ -119,19 +121,19 @@ class SQLAlchemyAdapter(Adapter):
         for module in modules:
             old = self._old.setdefault(module.__name__, {})
             for key, value in list(module.__dict__.items()):
-                if isinstance(value, (MetaData, registry, Table)) or (
-                    isinstance(value, type) and value.__module__ == module.__name__
+                if is_a(value, (MetaData, registry, Table)) or (
+                    is_a(value, type) and value.__module__ == module.__name__
                 ):
                     old[key] = value
                 manager = _manager(value)
                 if manager is not None and value.__module__ == module.__name__:
                     old[key] = value
                     self._take_out_class(value, manager)
-                if isinstance(value, Table):
+                if is_a(value, Table):
                     self._take_out_table(value)
                 elif _is_base(value) and value.__module__ == module.__name__:
                     self._note_registry(value.__dict__["registry"])
-                elif isinstance(value, registry):
+                elif is_a(value, registry):
                     self._note_registry(value)
 
     def _note_registry(self, reg: registry) -> None:
@@ -150,7 +152,7 @@ class SQLAlchemyAdapter(Adapter):
         self._classes.append(cls)
         clsregistry._remove_class(cls.__name__, cls, reg._class_registry)
         table = manager.mapper.local_table
-        if isinstance(table, Table) and "__tablename__" in cls.__dict__:
+        if is_a(table, Table) and "__tablename__" in cls.__dict__:
             self._take_out_table(table)
 
     def _take_out_table(self, table: Table) -> None:
@@ -174,19 +176,19 @@ class SQLAlchemyAdapter(Adapter):
                     continue
                 if _is_base(old) and _is_base(new):
                     self._pair_registry(old.__dict__["registry"], new.__dict__["registry"])
-                elif isinstance(old, registry) and isinstance(new, registry):
+                elif is_a(old, registry) and is_a(new, registry):
                     self._pair_registry(old, new)
-                elif isinstance(old, MetaData) and isinstance(new, MetaData):
+                elif is_a(old, MetaData) and is_a(new, MetaData):
                     self._metadata_pairs[id(new)] = (new, old)
                 elif _manager(old) is not None:
                     if _manager(new) is None:
-                        if isinstance(new, type):
+                        if is_a(new, type):
                             problems.append(f"{module.__name__}.{key} is no longer mapped")
                         continue
                     pairs.append((old, new))
             for key, new in ns.items():
                 old = self._old.get(module.__name__, {}).get(key)
-                if _manager(new) is not None and isinstance(old, type) and _manager(old) is None:
+                if _manager(new) is not None and is_a(old, type) and _manager(old) is None:
                     problems.append(
                         f"{module.__name__}.{key} became a mapped class; instances made "
                         "before cannot take a mapper"
@@ -213,8 +215,8 @@ class SQLAlchemyAdapter(Adapter):
                     for k in _BASE_KEYS:
                         if k in old.__dict__:
                             type.__setattr__(new, k, old.__dict__[k])
-                elif (isinstance(old, registry) and isinstance(new, registry)) or (
-                    isinstance(old, MetaData) and isinstance(new, MetaData)
+                elif (is_a(old, registry) and is_a(new, registry)) or (
+                    is_a(old, MetaData) and is_a(new, MetaData)
                 ):
                     ns[key] = old  # the module keeps the registry its classes are in
 
@@ -248,7 +250,7 @@ class SQLAlchemyAdapter(Adapter):
         _dispose(manager.registry, manager)
         od = old.__dict__
         for k, v in od.items():
-            if k in _MAPPED_KEYS or isinstance(v, QueryableAttribute) or _is_sa_init(k, v):
+            if k in _MAPPED_KEYS or is_a(v, QueryableAttribute) or _is_sa_init(k, v):
                 type.__setattr__(new, k, v)
         self._kept.append((old, new))
 
@@ -328,7 +330,7 @@ class SQLAlchemyAdapter(Adapter):
                 if id(manager) in before:
                     continue
                 for prop in manager.mapper._init_properties.values():
-                    if isinstance(prop, RelationshipProperty):
+                    if is_a(prop, RelationshipProperty):
                         prop.argument = olds.get(id(prop.argument), prop.argument)
                         for arg in prop._init_args:
                             arg.argument = olds.get(id(arg.argument), arg.argument)
@@ -431,23 +433,23 @@ def _retarget_foreign_keys(table: Table) -> None:
 
 def _describe(value: object) -> object:
     """A comparable description of a mapping argument, the same for old and new code."""
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if value is None or is_a(value, (str, int, float, bool)):
         return value
-    if isinstance(value, type):
+    if is_a(value, type):
         return f"{value.__module__}.{value.__qualname__}"
-    if isinstance(value, (tuple, list, set, frozenset)):
+    if is_a(value, (tuple, list, set, frozenset)):
         return tuple(_describe(v) for v in value)
-    if isinstance(value, QueryableAttribute):
+    if is_a(value, QueryableAttribute):
         return f"{value.class_.__qualname__}.{value.key}"
-    if isinstance(value, Table):
+    if is_a(value, Table):
         return f"table {value.key}"
-    if isinstance(value, FunctionType):
+    if is_a(value, FunctionType):
         code = value.__code__
         return (code.co_code, code.co_names, tuple(map(repr, code.co_consts)))
     try:
         from sqlalchemy.sql.elements import ClauseElement
 
-        if isinstance(value, ClauseElement):
+        if is_a(value, ClauseElement):
             return str(value)
     except Exception:  # noqa: BLE001 - an expression that cannot compile: compared by type
         return type(value).__name__
@@ -486,7 +488,7 @@ def _relationships(mapper: object) -> dict[str, tuple]:
     """The relationships a mapper was declared with (not those backrefs added), described."""
     found = {}
     for key, prop in mapper._init_properties.items():
-        if isinstance(prop, RelationshipProperty):
+        if is_a(prop, RelationshipProperty):
             args = prop._init_args
             found[key] = (
                 _describe(prop.argument),
@@ -502,7 +504,7 @@ def _relationships(mapper: object) -> dict[str, tuple]:
 
 def _mapper_args(cls: type) -> object:
     args = cls.__dict__.get("__mapper_args__")
-    return _describe(sorted(args.items())) if isinstance(args, dict) else _describe(args)
+    return _describe(sorted(args.items())) if is_a(args, dict) else _describe(args)
 
 
 def _validators(mapper: object) -> dict[str, str]:

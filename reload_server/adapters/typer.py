@@ -18,6 +18,7 @@ import typer
 
 from ..core.adapters import Adapter
 from ..core.results import Note
+from ..core.values import is_a
 from .become import become
 
 TYPE_CHECKING = False
@@ -39,7 +40,7 @@ class TyperAdapter(Adapter):
         self.held = []
         for module in modules:
             ns = dict(module.__dict__)
-            apps = [_Listing(name, app) for name, app in ns.items() if isinstance(app, typer.Typer)]
+            apps = [_Listing(name, app) for name, app in ns.items() if is_a(app, typer.Typer)]
             if apps:
                 self.held.append((module, ns, apps))
 
@@ -52,7 +53,7 @@ class TyperAdapter(Adapter):
                 new = now.get(listing.name)
                 if new is listing.app:
                     listing.settle(module, before, names)
-                elif isinstance(new, typer.Typer) and _made_by(listing.app, module):
+                elif is_a(new, typer.Typer) and _made_by(listing.app, module):
                     try:
                         become(listing.app, new)
                     except TypeError as e:
@@ -131,7 +132,7 @@ def _removed(obj: object, module: ModuleType, before: dict[str, Any], reloaded: 
     """
     if obj is None or module.__name__ not in reloaded:
         return False
-    if isinstance(obj, typer.Typer):
+    if is_a(obj, typer.Typer):
         if not _made_by(obj, module):
             return False
     elif getattr(obj, "__module__", None) != module.__name__:

@@ -357,9 +357,7 @@ def hold(reload_id: str, modules: list[str], texts: Mapping[str, str], deadline:
         _forget_later(reload_id, pending, deadline)
 
 
-def prepared(
-    reload_id: str, timeout: float, given_up: Callable[[], bool] | None = None
-) -> Outcome:
+def prepared(reload_id: str, timeout: float, given_up: Callable[[], bool] | None = None) -> Outcome:
     """The outcome of :func:`hold`'s prepare for ``reload_id``, once known (waits up to ``timeout``).
 
     ``given_up()`` true stops the wait for the part to start (its caller got

@@ -48,9 +48,12 @@ def _own_values(source: str, olds: list[object]) -> set[int]:
     )
     ids: set[int] = set()
     for value in (*values, *olds):
-        if isinstance(value, (ModuleType, BuiltinFunctionType)):
+        # type(), not isinstance(): isinstance reads __class__, which makes a lazy
+        # object (Django's settings) set itself up.
+        kind = type(value)
+        if issubclass(kind, (ModuleType, BuiltinFunctionType)):
             continue
-        if isinstance(value, (FunctionType, type)) and getattr(value, "__module__", None) != source:
+        if issubclass(kind, (FunctionType, type)) and getattr(value, "__module__", None) != source:
             continue
         ids.add(id(value))
     return ids - _EVERYWHERE
@@ -67,7 +70,7 @@ def candidates(source: str, olds: list[object]) -> set[str]:
         ids = _own_values(source, olds)
         for name, module in fresh:
             holders.seen[name] = id(module)
-            if name == source or not isinstance(module, ModuleType):
+            if name == source or not issubclass(type(module), ModuleType):
                 continue
             if not ids.isdisjoint(map(id, module.__dict__.values())):
                 holders.names.add(name)

@@ -154,9 +154,12 @@ def _copies(name: str, module: ModuleType) -> tuple[dict[str, tuple[str, str]], 
 
 def _created_by(value: object, module: str) -> bool:
     """Whether ``value`` may be an object ``module`` made, as opposed to one it refers to."""
-    if isinstance(value, ATOMIC) or isinstance(value, ModuleType):
+    # type(), not isinstance(): isinstance reads __class__, which makes a lazy
+    # object (Django's settings) set itself up.
+    kind = type(value)
+    if issubclass(kind, ATOMIC) or issubclass(kind, ModuleType):
         return False
-    if isinstance(value, (FunctionType, type, BuiltinFunctionType, MethodType)):
+    if issubclass(kind, (FunctionType, type, BuiltinFunctionType, MethodType)):
         return getattr(value, "__module__", None) == module
     return True
 
@@ -245,7 +248,7 @@ def replace_everywhere(
                 if obj.__defaults__ and any(hit(v) for v in obj.__defaults__):
                     obj.__defaults__ = tuple(sub(v) for v in obj.__defaults__)
                     count += 1
-            elif isinstance(obj, type):
+            elif issubclass(kind, type):  # not isinstance: it sets up lazy proxies
                 if any(id(b) in classes for b in obj.__bases__):
                     try:
                         obj.__bases__ = tuple(classes.get(id(b), b) for b in obj.__bases__)

@@ -230,7 +230,7 @@ class _Replacer:
                 state = (self.sub(holder.func), args, holder.keywords or None)
                 holder.__setstate__((*state, holder.__dict__ or None))
                 self.count += 1
-        elif isinstance(holder, type):
+        elif issubclass(kind, type):  # not isinstance: it sets up lazy proxies
             if any(self.hit(b) for b in holder.__bases__):
                 try:
                     holder.__bases__ = tuple(self.sub(b) for b in holder.__bases__)

@@ -472,10 +472,10 @@ class _Commit:
         merger = self.merger
         items = list(ns.items())
         for key, new in items:
-            if getattr(new, "__qualname__", None) == key:
+            if _qualname(new) == key:
                 _merge_name(ns, snap, key, new, merger)
         for key, new in items:
-            if getattr(new, "__qualname__", None) != key:
+            if _qualname(new) != key:
                 _merge_name(ns, snap, key, new, merger)
 
     def drop_removed_names(self, s: Source, ns: dict, snap: dict) -> None:
@@ -612,6 +612,24 @@ def _left_behind_note(old: type, new: type, what: list[str], follows: bool) -> N
         severity=WARNING,
         kind="fallback",
     )
+
+
+def _qualname(value: object) -> str | None:
+    """``value.__qualname__`` if it is a definition's, read without running any of its code.
+
+    A plain ``getattr`` would call a class's ``__getattr__``: a lazy object
+    (Django's ``settings``) would set itself up, or raise, in the middle of
+    the commit.  Functions and classes have it on their type; wrappers
+    (``functools.wraps``, ``lru_cache``) in their own ``__dict__``.
+    """
+    if issubclass(type(value), (FunctionType, type)):
+        return value.__qualname__  # type: ignore[attr-defined]
+    try:
+        attrs = object.__getattribute__(value, "__dict__")
+    except AttributeError:
+        return None
+    name = attrs.get("__qualname__") if type(attrs) is dict else None
+    return name if type(name) is str else None
 
 
 def _merge_name(ns: dict, snap: dict, key: str, new: object, merger: Merger) -> None:

@@ -140,7 +140,7 @@ def _held_by_stand_ins(ns: dict) -> dict[int, FunctionType]:
             attrs = object.__getattribute__(value, "__dict__")
         except AttributeError:
             continue
-        if type(attrs) is not dict or type(value) is ModuleType or isinstance(value, type):
+        if type(attrs) is not dict or type(value) is ModuleType or issubclass(type(value), type):
             continue
         for item in attrs.values():
             if type(item) is FunctionType:

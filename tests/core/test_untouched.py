@@ -157,3 +157,31 @@ def test_a_copy_in_a_module_imported_again_under_its_name_follows_the_next_reloa
     project.edit("m", "registry = {'v': 3}\n")
     reimport("m")
     assert user.registry == {"v": 3}
+
+
+LAZY = """
+touched = []
+
+
+class Lazy:
+    # Like Django's settings: reading __class__ or any attribute sets it up.
+    @property
+    def __class__(self):
+        touched.append("__class__:" + "".join(__import__("traceback").format_stack(limit=4)[:-1]))
+        return Lazy
+
+    def __getattr__(self, name):
+        touched.append(name)
+        raise AttributeError(name)
+
+
+settings = Lazy()
+"""
+
+
+def test_a_lazy_object_the_module_refers_to_is_not_set_up_by_a_reload(project):
+    lazylib = project.module("lazylib", LAZY)
+    project.module("user", "from lazylib import settings\nCONFIG = {'v': 1}\n")
+    project.edit("user", "from lazylib import settings\nCONFIG = {'v': 2}\n")
+    reimport("user")
+    assert lazylib.touched == []
