@@ -33,7 +33,12 @@ from .version import __version__ as __version__  # noqa: E402
 
 # The built-in framework adapters (reload_server/adapters/), each made only in
 # reloads while its framework is imported: framework -> "module:factory".
-_adapters.builtin({})
+_adapters.builtin(
+    {
+        "flask": "reload_server.adapters.flask:FlaskAdapter",
+        "starlette": "reload_server.adapters.fastapi:StarletteAdapter",
+    }
+)
 
 # Public names defined in modules that are imported on first use: name -> module.
 _LAZY = {
