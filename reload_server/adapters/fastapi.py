@@ -37,7 +37,7 @@ import sys
 import starlette.applications
 
 from reload_server.core.adapters import Adapter
-from reload_server.core.results import WARNING, Note
+from reload_server.core.results import INFO, WARNING, Note
 
 from .live import MISSING, Apps, defined_in, definition, ran_again
 
@@ -90,7 +90,51 @@ class _HeldRouter:
                 if name is not None:
                     self.included[id(route)] = (module, name)
                     break
+        # FastAPI before 0.137 copied an included router's routes into the including
+        # one: (module, name) of such a router -> the include options read back.
+        self.copied: dict[tuple[str, str], dict] = self._copies(before)
         self.kept = 0
+
+    def _copies(self, before: dict[str, dict]) -> dict[tuple[str, str], dict]:
+        routing = sys.modules.get("fastapi.routing")
+        if routing is None or hasattr(routing, "_IncludedRouter"):
+            return {}
+        originals: dict[int, tuple[str, str, object]] = {}
+        for module, space in before.items():
+            for name, value in space.items():
+                if isinstance(value, routing.APIRouter) and value is not self.router:
+                    for route in value.routes:
+                        endpoint = getattr(route, "endpoint", None)
+                        if endpoint is not None:
+                            originals[id(endpoint)] = (module, name, route)
+        found: dict[tuple[str, str], list] = {}
+        for route in self.routes:
+            origin = originals.get(id(getattr(route, "endpoint", None)))
+            if origin is None or origin[2] is route:
+                continue
+            found.setdefault(origin[:2], []).append((route, origin[2]))
+            # Always made again, by including the module's router again.
+            self.owned[id(route)] = (*origin[:2], MISSING)
+        return {where: self._include_options(where, pairs) for where, pairs in found.items()}
+
+    def _include_options(self, where: tuple[str, str], pairs: list) -> dict:
+        """The ``include_router`` options that made these copies of the router's routes."""
+        router = self.router
+        prefixes, tags, dependencies = set(), [], []
+        for copy, original in pairs:
+            if copy.path.endswith(original.path):
+                prefixes.add(copy.path[: len(copy.path) - len(original.path)])
+            own_tags = len(copy.tags) - len(original.tags)
+            tags.append(copy.tags[len(getattr(router, "tags", ())) : own_tags])
+            own_deps = len(copy.dependencies) - len(original.dependencies)
+            dependencies.append(
+                copy.dependencies[len(getattr(router, "dependencies", ())) : own_deps]
+            )
+        if len(prefixes) != 1 or any(t != tags[0] for t in tags):
+            return {"unknown": f"{where[0]}.{where[1]}"}
+        if any(d != dependencies[0] for d in dependencies):
+            return {"unknown": f"{where[0]}.{where[1]}"}
+        return {"prefix": prefixes.pop(), "tags": tags[0], "dependencies": dependencies[0]}
 
     def take_out(self) -> None:
         if self.owned:
@@ -100,6 +144,16 @@ class _HeldRouter:
 
     def put_back(self, made: list | None = None) -> None:
         """After the new code ran: old routes in their places, new ones where the old ones were."""
+        for (module, name), options in self.copied.items():
+            router = sys.modules[module].__dict__.get(name)
+            if router is None:
+                continue  # the router is gone: so are its routes
+            if "unknown" in options:
+                raise RuntimeError(
+                    f"cannot tell the options router {options['unknown']} was included with "
+                    "(this FastAPI copies an included router's routes): restart the program"
+                )
+            self.router.include_router(router, **options)  # type: ignore[attr-defined]
         new = list(self.routes[self.kept :]) if made is None else made
         out: list = []
         placed = False
@@ -140,6 +194,8 @@ class _HeldRouter:
 
 
 class _HeldApp:
+    """One live app during one reload: its routers, and its OpenAPI schema before."""
+
     def __init__(self, app: object, names: set[str], before: dict[str, dict]) -> None:
         self.app = app
         self.routers = [_HeldRouter(r, names, before) for r in _routers(app.router)]  # type: ignore[attr-defined]
@@ -299,7 +355,14 @@ class StarletteAdapter(Adapter):
                 )
         for held in self.held:
             if models:
-                held.rebuild_routes()
+                count = held.rebuild_routes()
+                notes.append(
+                    Note(
+                        f"remade {count} API routes: the models they use changed",
+                        INFO,
+                        kind="update",
+                    )
+                )
             elif held.openapi is not MISSING:
                 held.app.openapi_schema = None  # type: ignore[attr-defined]
         return notes
