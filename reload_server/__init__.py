@@ -41,6 +41,8 @@ _adapters.builtin(
         "marshmallow": "reload_server.adapters.marshmallow:MarshmallowAdapter",
         "sqlalchemy": "reload_server.adapters.sqlalchemy:SQLAlchemyAdapter",
         "django": "reload_server.adapters.django:DjangoAdapter",
+        "flask": "reload_server.adapters.flask:FlaskAdapter",
+        "starlette": "reload_server.adapters.fastapi:StarletteAdapter",
     }
 )
 

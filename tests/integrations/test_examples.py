@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.request
 
 import pytest
 from support.apps import Proc, cli, discovery_pids, http_get
@@ -134,3 +135,56 @@ def test_prefork_editor_request_to_one_process_reaches_all_of_them(tmp_path, pro
     assert http_get(url).startswith("v2 from worker")
     json.dumps(result)  # plain JSON all the way down
     assert os.path.exists(parent.path)
+
+
+def _post_json(url: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        return json.loads(response.read())
+
+
+def test_flask_app_serves_an_edited_view_and_an_added_route_from_the_app_it_started_with(
+    tmp_path, procs
+):
+    app = copy_example("flask_app", tmp_path)
+    server = procs([PYTHON, "-m", "reload_server", "--listen", "0", "serve.py", "--port", "0"], app)
+    url = server.wait_for(r"serving (http://\S+/)").group(1)
+    wait_until(lambda: discovery_pids(app) == {server.pid}, what="the app's discovery entry")
+    assert http_get(url) == "Hello from Flask (v1)"
+
+    edit(
+        app / "views.py",
+        'return "Hello from Flask (v1)"',
+        'return "Hello from Flask (v2)"\n\n\n@app.route("/new")\ndef new() -> str:\n'
+        '    return "a new route"',
+    )
+    result = cli("views.py", cwd=app)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (http_get(url), http_get(url + "new")) == ("Hello from Flask (v2)", "a new route")
+
+
+def test_fastapi_app_under_uvicorn_serves_an_edited_route_an_added_route_and_a_new_field(
+    tmp_path, procs
+):
+    app = copy_example("fastapi_app", tmp_path)
+    server = procs([PYTHON, "-m", "reload_server", "--listen", "0", "serve.py", "--port", "0"], app)
+    url = server.wait_for(r"serving (http://\S+/)").group(1)
+    wait_until(lambda: discovery_pids(app) == {server.pid}, what="the app's discovery entry")
+    assert json.loads(http_get(url)) == {"message": "Hello from FastAPI (v1)"}
+
+    edit(app / "routes.py", "(v1)", "(v2)")
+    edit(app / "routes.py", "    name: str", "    name: str\n    price: int = 0")
+    edit(
+        app / "routes.py",
+        "@app.post",
+        '@app.get("/new")\ndef new() -> str:\n    return "a new route"\n\n\n@app.post',
+    )
+    result = cli("routes.py", cwd=app)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(http_get(url)) == {"message": "Hello from FastAPI (v2)"}
+    assert json.loads(http_get(url + "new")) == "a new route"
+    assert _post_json(url + "items", {"name": "pen", "price": 3}) == {"name": "pen", "price": 3}
