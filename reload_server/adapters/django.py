@@ -85,7 +85,9 @@ class DjangoAdapter(Adapter):
 
     def before_run(self, modules: Sequence[ModuleType]) -> None:
         self.names = {m.__name__ for m in modules}
-        self.active = any(_uses_django(m) for m in modules)
+        # Django imported but never set up (a library importing it optionally):
+        # it has no registries to keep.
+        self.active = apps.ready and any(_uses_django(m) for m in modules)
         if not self.active:
             return
         self._take_models()

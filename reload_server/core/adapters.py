@@ -91,11 +91,33 @@ def start() -> list[Adapter]:
     loaded = sys.modules
     with _lock:
         wanted = [(fw, f) for fw, f in _factories if fw is None or fw in loaded]
-        builtins = [spec for fw, spec in _builtin.items() if fw in loaded]
-    for spec in builtins:
+        builtins = [(fw, spec) for fw, spec in _builtin.items() if fw in loaded]
+    for framework, spec in builtins:
+        wanted.append((None, _builtin_factory(framework, spec)))
+    return [factory() for _, factory in wanted]
+
+
+# Built-in adapter module name -> the framework module object it was imported with.
+_imported_with: dict[str, object] = {}
+
+
+def _builtin_factory(framework: str, spec: str) -> Callable[[], Adapter]:
+    """The factory ``spec`` names, from an adapter module imported with today's framework.
+
+    An adapter module binds the framework's objects when imported.  If the
+    framework was removed from ``sys.modules`` and imported anew since (test
+    suites do this), those objects are dead copies: the adapter is imported
+    anew too.
+    """
+    module_name, _, attr = spec.partition(":")
+    current = sys.modules.get(framework)
+    module = sys.modules.get(module_name)
+    if module is not None and _imported_with.get(module_name) is not current:
+        del sys.modules[module_name]
+        module = None
+    if module is None:
         import importlib
 
-        module_name, _, attr = spec.partition(":")
-        factory = getattr(importlib.import_module(module_name), attr)
-        wanted.append((None, factory))
-    return [factory() for _, factory in wanted]
+        module = importlib.import_module(module_name)
+        _imported_with[module_name] = current
+    return getattr(module, attr)

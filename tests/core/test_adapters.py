@@ -88,3 +88,28 @@ def test_an_adapter_for_a_framework_the_program_never_imported_is_not_made(proje
     finally:
         reload_server.unregister_adapter(NeedsFramework)
     assert made == [] and "not_an_imported_framework" not in sys.modules
+
+
+def test_a_builtin_adapter_follows_its_framework_when_the_framework_is_imported_anew(project):
+    from reload_server.core import adapters
+
+    project.module("fakefw", "SEEN = []\n")
+    project.module(
+        "fakeadapter",
+        "import fakefw\nimport reload_server\n\n"
+        "class Seen(reload_server.Adapter):\n"
+        "    def committed(self, modules):\n"
+        "        fakefw.SEEN.append('committed')\n",
+    )
+    adapters.builtin({"fakefw": "fakeadapter:Seen"})
+    try:
+        project.module("m", "X = 1\n")
+        project.edit("m", "X = 2\n")
+        reimport("m")
+        del sys.modules["fakefw"]
+        fresh = project.module("fakefw")
+        project.edit("m", "X = 3\n")
+        reimport("m")
+    finally:
+        adapters._builtin.pop("fakefw", None)
+    assert fresh.SEEN == ["committed"]

@@ -19,6 +19,11 @@ from support.apps import child_env
 from support.paths import PYTHON
 from support.waits import TIMEOUT, wait_until
 
+# Seconds to wait for a prefork pool to be replaced or covered: each new child
+# starts a Python process and imports the app, which on a loaded 2-core
+# machine (CI beside a CPU-bound job) has taken more than TIMEOUT.
+POOL_WAIT = 2.5 * TIMEOUT  # inside the 120 s a test may take
+
 
 class CeleryWorker:
     """``python -m celery -A APP worker --pool=prefork --concurrency=N -n NAME@host -Q NAME``."""
@@ -98,7 +103,11 @@ class CeleryWorker:
                 seen[pid] = value
             return children <= set(seen)
 
-        wait_until(covered, what=lambda: f"every child of {self.node} ran {task.name}: {seen}")
+        wait_until(
+            covered,
+            timeout=POOL_WAIT,
+            what=lambda: f"every child of {self.node} ran {task.name}: {seen}",
+        )
         return {pid: seen[pid] for pid in children}
 
     def restart_pool(self, task: Any) -> None:
@@ -117,7 +126,11 @@ class CeleryWorker:
                 return False
             return len(now) == self.concurrency
 
-        wait_until(restarted, what=lambda: f"{self.node}'s pool restarted; its log:\n{self.log()}")
+        wait_until(
+            restarted,
+            timeout=POOL_WAIT,
+            what=lambda: f"{self.node}'s pool restarted; its log:\n{self.log()}",
+        )
 
     def stop(self) -> None:
         """End the worker and its children (warm shutdown, else killed)."""
