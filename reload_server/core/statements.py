@@ -435,18 +435,25 @@ def plan(
             verdict = None  # it reads or rebinds what a statement that runs binds
         edits: list[tuple[FunctionType, CodeType]] | None = []
         if verdict is not None:
+            found: set[str] = set()
+            missed: set[str] = set()
             for name, old_code, new_code, same in verdict:
                 if same and not verify:
                     continue
                 live = _live_function(ns, name, old_code, claimed, stale if not same else None)
-                if live is None:
-                    if verify and same and _has_function(ns, name):
-                        raise Unknown(name)
+                if live is not None:
+                    found.add(name)
                     if not same:
-                        edits = None  # no live function to edit: the statement runs again
-                        break
+                        edits.append((live, new_code))
+                elif verify and _has_function(ns, name):
+                    missed.add(name)
                 elif not same:
-                    edits.append((live, new_code))
+                    edits = None  # no live function to edit: the statement runs again
+                    break
+            # A live function that none of the statement's bodies of its name made
+            # (of an ``if``/``else`` with a ``def`` in each branch, one made it).
+            if missed - found:
+                raise Unknown(sorted(missed - found)[0])
         if verdict is None or edits is None:
             run.append(s)
             bound |= s.binds

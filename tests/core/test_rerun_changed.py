@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import linecache
 import logging
+import py_compile
 import sys
 
 import pytest
@@ -256,3 +258,31 @@ def test_after_an_importlib_reload_the_code_it_ran_is_not_taken_for_the_last_rel
     project.edit("m", "import log\nX = 4\nlog.events.append('ran')\n")
     reimport("m")
     assert log.events == ["ran", "ran"] and m.X == 4
+
+
+def test_a_def_in_the_branch_not_taken_does_not_make_the_first_reload_run_whole(project):
+    log = project.module("log", "events = []\n")
+    source = (
+        "import log\n"
+        "log.events.append('ran')\n"
+        "if True:\n    def f():\n        return 1\n"
+        "else:\n    def f():\n        return 2\n"
+        "X = {}\n"
+    )
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    result = reimport("m")
+    assert log.events == ["ran"] and (m.f(), m.X) == (1, 2)
+    assert not [n for n in result.notes if n.kind == "rerun"]
+
+
+def test_a_pyc_of_another_version_than_the_one_running_makes_the_module_run_whole(project):
+    source = "X = {}\ndef f():\n    return {}\n"
+    m = project.module("m", source.format(1, 1))
+    # Another process compiled a later version, leaving its .pyc: not what m runs.
+    project.edit("m", source.format(2, 2))
+    py_compile.compile(m.__file__, cfile=importlib.util.cache_from_source(m.__file__))
+    project.edit("m", source.format(2, 3))
+    result = reimport("m")
+    assert (m.X, m.f()) == (2, 3)
+    assert [n.kind for n in result.notes if "ran the whole module" in n.message] == ["rerun"]
