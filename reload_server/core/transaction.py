@@ -431,8 +431,7 @@ class _Transaction:
                 f"{s.name}: ran the whole module: {why}",
                 severity=INFO,
                 module=s.name,
-                file=s.file,
-                kind="rerun",
+                kind="rerun",  # no file: not a diagnostic in the editor, the file is fine
             )
         )
         return None
