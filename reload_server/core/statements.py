@@ -4,8 +4,8 @@ A reload runs only what a restart would run differently.  The new source is
 split into its top-level statements (by its lines and its compiled code's
 positions: parsing it again would cost more than compiling it); each is looked for in
 the code the module runs now — the module code object the last reload ran, or
-the ``.pyc`` the import left — by comparing instructions, not text, so the old
-source text is never needed.  Every top-level instruction is reduced to a key
+the ``.pyc`` the import left (:func:`.sources.previous_code`) — by comparing
+instructions, not text, so the old source text is not needed.  Every top-level instruction is reduced to a key
 (opcode, argument by value — the constant or name, not its index — and the
 column it starts at), so a statement that only moved to other lines still matches, while
 one that moved into or out of an ``if`` (other columns) does not.  The code of
