@@ -8,6 +8,7 @@ other processes during a fleet reload.
 - ``sources``: reading and compiling a module's new source; what its code binds.
 - ``fleet`` / ``members`` / ``shipped``: one reload across processes (prepare, then
   commit or abort everywhere), who takes part, and source text shipped to them.
+- ``statements``: which top-level statements changed, and what of a module to run again.
 - ``ordering``: the order a restart would run modules in.
 - ``merge``: old functions, classes and instances take on the new code.
 - ``graveyard``: functions and classes an edit removed, revived when an edit restores them.

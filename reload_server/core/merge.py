@@ -427,7 +427,7 @@ class Merger:
         for k in removed:
             type.__delattr__(old, k)
         if isinstance(old, abc.ABCMeta):
-            _clear_abc_caches(old)
+            clear_abc_caches(old)
         return members
 
 
@@ -500,7 +500,7 @@ def _retarget_class_cell(new: type, old: type) -> None:
         cell.cell_contents = old
 
 
-def _clear_abc_caches(cls: type) -> None:
+def clear_abc_caches(cls: type) -> None:
     """Forget what ``isinstance``/``issubclass`` learnt from an ABC's previous definition.
 
     The caches of the ABC, of the ABCs above it (their answers recurse into

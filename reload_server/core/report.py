@@ -200,6 +200,8 @@ def compiler_lines(outcome: Mapping[str, Any], shown: Callable[[str], str] = _sa
     """A wire ReloadOutcome as a compiler prints: notes (with frames), a summary, the processes."""
     lines = []
     for note in outcome.get("notes", []):
+        if note.get("kind") == "rerun" and note.get("severity") == "info":
+            continue  # how much of a module ran is not news at a prompt; the outcome keeps it
         lines.append(note_line(note, shown, nowhere="reload_server"))
         lines.extend(frame_lines(note, shown))
     if outcome.get("status") == "failed":

@@ -70,7 +70,8 @@ class Note(_Value):
 
     ``kind`` says where it comes from: ``"resolve"``, ``"syntax"``, ``"import"``,
     ``"check"`` (a ``__reload_check__`` refusal), ``"hook"``, ``"fallback"``
-    (an edit that could not be applied in place) or ``"update"``; the server
+    (an edit that could not be applied in place), ``"rerun"`` (a whole module
+    ran again because what changed in it could not be told) or ``"update"``; the server
     adds ``"stale-frame"`` (a call still running the code from before a reload).
     """
 

@@ -12,6 +12,7 @@ import opcode
 import os
 import sys
 import threading
+import weakref
 from stat import S_ISDIR, S_ISREG
 from types import CodeType, ModuleType
 
@@ -55,6 +56,8 @@ class Source:
         "copies",
         "before",
         "reads",
+        "data",
+        "plan",
     )
 
     def __init__(
@@ -86,6 +89,10 @@ class Source:
         #: ``(module, name)`` for each ``from module import name`` the top level runs,
         #: in code order: what it reads from another module while it runs.
         self.reads = reads
+        #: The bytes the code was compiled from.
+        self.data = b""
+        #: How the reload runs this source (a :class:`.statements.Plan`), None for all of it.
+        self.plan: object = None
 
 
 class CompileFailed(Exception):
@@ -189,7 +196,9 @@ def _compile(name: str, module: ModuleType, file: str, data: bytes, st: os.stat_
             )
         ) from None
     bound, imports, stars, copies, reads = _scan(code, _package_of(name, module))
-    return Source(name, module, file, st, code, bound, imports, stars, copies, reads)
+    source = Source(name, module, file, st, code, bound, imports, stars, copies, reads)
+    source.data = data
+    return source
 
 
 def _syntax_note(name: str, file: str, e: SyntaxError) -> Note:
@@ -349,11 +358,27 @@ _facts: dict[str, Facts] = {}
 facts_by_module = _facts
 
 
+# Per module name, the module code a reload last ran in it (the whole new
+# source's, whatever part of it ran): the next reload compares against it.  Kept
+# apart from the facts, which a read of a changed file replaces; tied to the
+# module object, so a fresh import of the name does not inherit it.
+# ``importlib.reload`` (or any other re-import) gives the module a new ``__spec__``:
+# then the code it runs is no longer the one recorded.
+_running: dict[str, tuple[weakref.ref, str, CodeType, object]] = {}
+
+
 def remember(source: Source) -> None:
     """Record ``source`` as the code its module now runs."""
     st = source.stat
     _facts[source.name] = Facts(
         source.file, st.st_mtime_ns, st.st_size, source.bound, source.copies, True
+    )
+    module = source.module
+    _running[source.name] = (
+        weakref.ref(module),
+        source.file,
+        source.code,
+        module.__dict__.get("__spec__"),
     )
 
 
@@ -406,6 +431,49 @@ def previous_bound(source: Source) -> frozenset[str] | None:
     if code is None:
         return None
     return _scan(code, _package_of(source.name, source.module))[0]
+
+
+def previous_code(source: Source) -> tuple[CodeType | None, bool]:
+    """The module code ``source.module`` runs until now, and whether that is sure.
+
+    Sure when its last reload recorded it; else the ``.pyc`` its import left
+    (of another version of the file, or of this one if the file is unchanged),
+    which the caller must check against the live functions; else None.
+    """
+    running = _running.get(source.name)
+    if (
+        running is not None
+        and running[0]() is source.module
+        and running[1] == source.file
+        and running[3] is source.module.__dict__.get("__spec__")
+    ):
+        return running[2], True
+    code = _cached_code(source.file, source.stat, same=False)
+    if code is None:
+        code = _cached_code(source.file, source.stat, same=True)
+    if code is None:
+        code = _cached_lines_code(source)
+    return code, False
+
+
+def _cached_lines_code(source: Source) -> CodeType | None:
+    """The code of the lines :mod:`linecache` holds of the file, if they are the version imported.
+
+    They are when the file's mtime they were read at is not later than the
+    start of the module's import (a traceback or ``inspect`` read them).
+    """
+    cache = sys.modules.get("linecache")
+    entry = cache.cache.get(source.file) if cache is not None else None
+    if not entry or len(entry) != 4 or entry[1] is None:
+        return None
+    from .importclock import installed_ns, started_ns
+
+    if entry[1] * 1e9 > started_ns.get(source.name, installed_ns):
+        return None
+    try:
+        return compile("".join(entry[2]), source.file, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
 
 
 def _cached_code(file: str, st: os.stat_result, same: bool) -> CodeType | None:

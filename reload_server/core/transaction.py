@@ -7,12 +7,15 @@ Phases, each finishing before the next starts:
    stops here and nothing has changed;
 3. order them as a restart would run them (:mod:`.ordering`);
 4. call ``__unimport__()`` on the old modules;
-5. run each module's new code in its own namespace, as :func:`importlib.reload`
+5. run what changed of each module (:mod:`.statements`: edited bodies put into the
+   live functions, changed statements and those that depend on them), or its
+   whole new code as :func:`importlib.reload`
    does — so state kept with ``try: cache except NameError`` survives — after
    taking a shallow snapshot of that namespace; then the optional
    ``__reload_check__(module)`` hook.  Any exception (``SystemExit`` and
    ``KeyboardInterrupt`` included) restores every namespace from its snapshot,
-   restores parent-package attributes, and drops modules the attempt imported
+   gives functions edited in place their old code back, restores
+   parent-package attributes, and drops modules the attempt imported
    for the first time: the old code keeps running, untouched;
 6. commit, in the steps ``_Transaction._commit`` lists (each a method of
    ``_Commit``): per module its ``__reimported__(old)`` hook, the merge of new
@@ -38,17 +41,25 @@ import sys
 import threading
 import time
 from abc import ABCMeta
-from types import FunctionType, ModuleType
+from types import CodeType, FunctionType, ModuleType
 
 from . import adapters, graveyard, members, staleness, targets
 from .closures import update_live_closures
 from .events import publish
-from .merge import Merger
+from .merge import _LRU_WRAPPER, Merger, clear_abc_caches
 from .ordering import order
 from .rebase import rebase_discarded, still_held
 from .references import Replacement, rebind_copies, rebind_module_globals, replace_everywhere
 from .results import ERROR, INFO, WARNING, Frame, Note, ReloadError, ReloadResult
-from .sources import CompileFailed, Source, load, previous_bound, remember, star_names
+from .sources import (
+    CompileFailed,
+    Source,
+    load,
+    previous_bound,
+    previous_code,
+    remember,
+    star_names,
+)
 from .survivors import replace_held
 from .unnamed import merge_unnamed
 from .values import ATOMIC, MISSING
@@ -56,6 +67,8 @@ from .values import ATOMIC, MISSING
 TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from .statements import Plan
 
 #: Held for the whole of every reload: one at a time, process-wide.
 reload_lock = threading.RLock()
@@ -82,7 +95,7 @@ _SYSTEM_NAMES = frozenset(
 )
 
 
-def reimport(*modules: str | ModuleType | os.PathLike[str]) -> ReloadResult:
+def reimport(*modules: str | ModuleType | os.PathLike[str], full: bool = False) -> ReloadResult:
     """Reload modules in place, all or nothing.
 
     Each argument is a module name (``"myapp.handlers"``), a module object, or
@@ -93,19 +106,35 @@ def reimport(*modules: str | ModuleType | os.PathLike[str]) -> ReloadResult:
     held anywhere, existing instances, subclasses in other modules and
     ``from m import x`` copies.  Returns a :class:`ReloadResult`.
 
+    Only the top-level statements that changed run again (and those that read
+    or rebind what they bind); an edited function body is put into the live
+    function in place.  ``full=True`` runs every target's whole module body
+    again, as :func:`importlib.reload` does (a module can ask for that itself
+    with ``__reload__ = "full"`` at top level).
+
     When other processes take part in this process's reloads (a Dask cluster
     after ``reload_server.dask.install``), the reload is theirs too: prepared
     everywhere, then committed everywhere or nowhere (:mod:`.fleet`).
     """
     spread = members.spreader()
     if spread is not None:
-        return spread(modules)
-    prepared = prepare(*modules)
+        _forced_full.active = full  # the prepare this process runs for the fleet reads it
+        try:
+            return spread(modules)
+        finally:
+            _forced_full.active = False
+    prepared = prepare(*modules, full=full)
     return prepared.commit()
 
 
+# ``reimport(full=True)`` reaching this process's own prepare through a fleet.
+_forced_full = threading.local()
+
+
 def prepare(
-    *modules: str | ModuleType | os.PathLike[str], texts: Mapping[str, str] | None = None
+    *modules: str | ModuleType | os.PathLike[str],
+    texts: Mapping[str, str] | None = None,
+    full: bool = False,
 ) -> Prepared:
     """Run a reload up to its commit and hold it there: the first half of :func:`reimport`.
 
@@ -116,10 +145,12 @@ def prepare(
     :class:`ReloadError` with everything already rolled back and the lock
     released.  ``texts`` maps module names to source text to compile instead
     of the file on disk (a fleet reload ships its coordinator's source).
+    ``full`` runs each target's whole module body, not only what changed.
     """
     started = time.perf_counter()
     reload_lock.acquire()
-    transaction = _Transaction(started, texts or {})
+    full = full or getattr(_forced_full, "active", False)
+    transaction = _Transaction(started, texts or {}, full)
     try:
         transaction.prepare(modules)
     except BaseException as e:
@@ -179,9 +210,10 @@ class Prepared:
 
 
 class _Transaction:
-    def __init__(self, started: float, texts: Mapping[str, str]) -> None:
+    def __init__(self, started: float, texts: Mapping[str, str], full: bool = False) -> None:
         self.started = started
         self.texts = texts
+        self.full = full
         self.notes: list[Note] = []
         self.sources: list[Source] = []
         self.snapshots: list[dict] = []
@@ -322,11 +354,21 @@ class _Transaction:
             self.adapters = adapters.start()
             for adapter in self.adapters:
                 adapter.before_run(modules)
+            reloaded = {s.name for s in sources}
             for s in sources:
                 current = s
                 ns = s.module.__dict__
                 undo.snapshots.append(dict(ns))
-                exec(s.code, ns)
+                s.plan = self._plan(s, reloaded)
+                if s.plan is None:
+                    exec(s.code, ns)
+                    continue
+                for function, code in s.plan.recode:
+                    undo.recoded.append((function, function.__code__, function.__doc__))
+                    _recode(function, code)
+                _forget_answers(s.plan.stale)
+                if s.plan.code is not None:
+                    exec(s.plan.code, ns)
             phase = "check"
             for s in sources:
                 current = s
@@ -352,6 +394,47 @@ class _Transaction:
             del current
         self.undo = undo
         return undo.snapshots
+
+    def _plan(self, s: Source, reloaded: set[str]) -> Plan | None:
+        """What to run of ``s``: a :class:`.statements.Plan`, or None to run all of it."""
+        if self.full or s in self.unimported:
+            # Its ``__unimport__`` stopped what its top level starts: that must run again.
+            return None
+        if "__reimported__" in s.bound:
+            # The hook is given the old namespace to carry state into a body that
+            # ran anew, and may decline the merge of the new objects it made.
+            return None
+        from . import statements
+
+        old, sure = previous_code(s)
+        why = None
+        if old is None:
+            why = "the code it ran before is unknown (no .pyc of it, no earlier reload)"
+        else:
+            try:
+                return statements.plan(
+                    s.file,
+                    s.code,
+                    s.data,
+                    old,
+                    s.module.__dict__,
+                    _package_of(s),
+                    reloaded,
+                    not sure,
+                )
+            except statements.Unknown as e:
+                why = f"the .pyc of its previous version does not match the running {e}"
+            except Exception as e:  # noqa: BLE001 - running all of it is always correct
+                why = f"what changed could not be told ({type(e).__name__}: {e})"
+        self.notes.append(
+            Note(
+                f"{s.name}: ran the whole module: {why}",
+                severity=INFO,
+                module=s.name,
+                kind="rerun",  # no file: not a diagnostic in the editor, the file is fine
+            )
+        )
+        return None
 
     # -- phase 6 --------------------------------------------------------------
 
@@ -379,8 +462,14 @@ class _Undo:
         self.snapshots: list[dict] = []
         self.parents = _parent_bindings(sources)
         self.before = set(sys.modules)
+        #: ``(function, old code, old docstring)`` of each function edited in place.
+        self.recoded: list[tuple[FunctionType, CodeType, object]] = []
 
     def run(self) -> None:
+        for function, code, doc in reversed(self.recoded):
+            function.__code__ = code
+            function.__doc__ = doc
+        self.recoded.clear()
         _rollback(self.sources[: len(self.snapshots)], self.snapshots, self.parents, self.before)
 
 
@@ -437,6 +526,10 @@ class _Commit:
 
         One module at a time, so a target's hook sees the targets before it merged.
         """
+        for s in self.sources:
+            if s.plan is not None:
+                # Closures made before from a function edited in place get its new nested code.
+                self.merger.recoded.extend(s.plan.swapped)
         for s, snap in zip(self.sources, self.snapshots):
             if self.run_reimported_hook(s, snap):
                 ns = s.module.__dict__
@@ -639,6 +732,36 @@ def _merge_name(ns: dict, snap: dict, key: str, new: object, merger: Merger) -> 
     keep = merger.adopt(new) if old is MISSING else merger.merge(old, new, key)
     if keep is not new:
         ns[key] = keep
+
+
+def _recode(function: FunctionType, code: CodeType) -> None:
+    """Give ``function`` the new body ``code``; its docstring follows when it was the code's."""
+    old = function.__code__
+    function.__code__ = code
+    if function.__doc__ is _docstring(old):
+        function.__doc__ = _docstring(code)
+
+
+def _forget_answers(stale: list[object]) -> None:
+    """Drop what the old code of functions edited in place answered: ABC and ``lru_cache`` caches.
+
+    Harmless if the reload is rolled back: a cache only fills again.
+    """
+    for holder in stale:
+        if isinstance(holder, ABCMeta):
+            clear_abc_caches(holder)
+        elif type(holder) is _LRU_WRAPPER:
+            holder.cache_clear()
+
+
+def _docstring(code: CodeType) -> object:
+    # Before 3.14 a function's docstring is its code's first constant (None when it has none).
+    first = code.co_consts[0] if code.co_consts else None
+    return first if isinstance(first, str) else None
+
+
+def _package_of(s: Source) -> str:
+    return s.name if "__path__" in s.module.__dict__ else s.name.rpartition(".")[0]
 
 
 def _forget_cached_lines(file: str) -> None:

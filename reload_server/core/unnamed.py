@@ -37,6 +37,12 @@ _BASE_REFS = 4
 _WRAPPERS = frozenset({FunctionType, classmethod, staticmethod, property, _LRU_WRAPPER})
 
 
+def _ran(source: Source) -> CodeType | None:
+    """The module code the reload ran: the whole new code, or the statements its plan ran."""
+    plan = source.plan
+    return source.code if plan is None else plan.code
+
+
 def merge_unnamed(source: Source, merger: Merger, notes: list[Note]) -> int:
     """Merge the new top-level functions of ``source`` that no name holds into the old ones.
 
@@ -44,9 +50,12 @@ def merge_unnamed(source: Source, merger: Merger, notes: list[Note]) -> int:
     Returns how many were merged.
     """
     ns = source.module.__dict__
+    ran = _ran(source)
+    if ran is None:
+        return 0  # nothing ran: no new function was made
     codes = [
         c
-        for c in source.code.co_consts
+        for c in ran.co_consts
         if type(c) is CodeType and c.co_flags & CO_NEWLOCALS and not c.co_name.startswith("<")
     ]
     new_ids = {id(c) for c in codes}

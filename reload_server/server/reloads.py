@@ -33,7 +33,8 @@ def reload_path_job(path: str, force: bool = False, others: Sequence[Any] = ()) 
 
     Never imports anything new: a file that is no loaded module gives
     ``not_loaded``.  Without ``force``, a file unchanged since it was loaded
-    gives ``unchanged``.  With ``others`` (fleet members), the reload is
+    gives ``unchanged``; with it, the module's whole body runs again (what
+    forcing the reload of an unchanged file asks for).  With ``others`` (fleet members), the reload is
     theirs too, all or nothing, even when there is nothing to reload here.
     """
 
@@ -60,7 +61,7 @@ def reload_path_job(path: str, force: bool = False, others: Sequence[Any] = ()) 
                 f"{', '.join(names)} unchanged on disk since loaded; nothing reloaded",
                 [path],
             )
-        return _reload([] if skipped else names, others, skipped)
+        return _reload([] if skipped else names, others, skipped, full=force)
 
     return job
 
@@ -99,7 +100,7 @@ def _modified(roots: list[str] | None) -> list[str]:
 
 
 def _reload(
-    names: list[str], others: Sequence[Any], skipped: dict[str, Any] | None
+    names: list[str], others: Sequence[Any], skipped: dict[str, Any] | None, full: bool = False
 ) -> dict[str, Any]:
     from ..core import members
     from ..core.fleet import reimport_across
@@ -109,7 +110,7 @@ def _reload(
         if skipped is not None:
             return skipped
         try:
-            return outcome_dict(reimport(*names))
+            return outcome_dict(reimport(*names, full=full))
         except ReloadError as exc:
             return outcome_dict(exc)
     try:

@@ -31,7 +31,10 @@ def leave():
         ACTIVE[0] -= 1
 """
 
+# Reloaded unchanged, each client runs whole (``__reload__``) so that every reload enters the probe.
 CLIENT_MODULE = """\
+__reload__ = "full"
+
 import time
 
 import probe

@@ -267,7 +267,10 @@ async def test_the_apps_switch_interval_comes_back_when_the_last_editor_leaves(m
     assert app.eval("__import__('sys').getswitchinterval()") == pytest.approx(0.004)
 
 
-THREAD_NOTING = "import threading\nRAN_ON = threading.current_thread().name\nVERSION = {v}\n{extra}"
+# RAN_ON's statement changes with each version, so that each reload runs it again.
+THREAD_NOTING = (
+    "import threading\nRAN_ON = (threading.current_thread().name, {v})[0]\nVERSION = {v}\n{extra}"
+)
 
 
 async def test_a_file_that_reloads_quickly_is_reloaded_on_the_servers_own_thread(make_app, connect):
@@ -286,7 +289,7 @@ async def test_a_file_that_reloads_quickly_is_reloaded_on_the_servers_own_thread
 
 
 async def test_a_file_that_reloads_slowly_stays_on_the_reload_thread(make_app, connect):
-    slow = "import time\ntime.sleep(0.3)\n"
+    slow = "import time\ntime.sleep(0.3 + 0 * VERSION)\n"  # runs again with each version
     app = make_app({"noting.py": THREAD_NOTING.format(v=0, extra=slow)}, ["noting"])
     editor = await connect(app)
     for v in (1, 2):

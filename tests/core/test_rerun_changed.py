@@ -1,0 +1,288 @@
+"""A reload runs only the top-level statements that changed, and what depends on them."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import linecache
+import logging
+import py_compile
+import sys
+
+import pytest
+
+from reload_server import ReloadError, reimport
+
+
+@pytest.fixture(autouse=True)
+def _bytecode_written(monkeypatch):
+    # The import leaves a .pyc of the version it ran, as it does unless told not to:
+    # that is what the first reload compares the new source with.
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+
+
+COUNTER = "calls = []\ndef deco(f):\n    calls.append(f.__name__)\n    return f\n"
+
+
+def test_an_unchanged_add_handler_line_does_not_run_again(project):
+    source = (
+        "import logging\n"
+        "log = logging.getLogger('rerun.handler.test')\n"
+        "log.addHandler(logging.NullHandler())\n"
+        "def f():\n    return {}\n"
+    )
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    reimport("m")
+    assert m.f() == 2
+    assert len(logging.getLogger("rerun.handler.test").handlers) == 1
+
+
+def test_an_unchanged_append_to_another_module_s_list_does_not_run_again(project):
+    reg = project.module("reg", "HANDLERS = []\n")
+    source = "import reg\ndef f():\n    return {}\nreg.HANDLERS.append(f)\n"
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    reimport("m")
+    assert [h() for h in reg.HANDLERS] == [2]
+    assert reg.HANDLERS[0] is m.f
+
+
+def test_an_unchanged_sentinel_keeps_its_identity(project):
+    source = "_MISSING = object()\ndef get(d, k):\n    return d.get(k, _MISSING), {}\n"
+    m = project.module("m", source.format(1))
+    sentinel = m._MISSING
+    project.edit("m", source.format(2))
+    reimport("m")
+    assert m._MISSING is sentinel
+    assert m.get({}, "x") == (sentinel, 2)
+
+
+def test_a_changed_function_body_runs_in_old_references_without_rerunning_its_decorator(project):
+    deco = project.module("deco", COUNTER)
+    source = "from deco import deco\n@deco\ndef f():\n{}\n"
+    m = project.module("m", source.format("    return 'old'"))
+    held = m.f
+    project.edit("m", source.format("    x = 'new'\n    return x"))
+    reimport("m")
+    assert held() == "new" and m.f is held
+    assert deco.calls == ["f"]
+
+
+def test_a_changed_method_body_does_not_run_the_class_statement_again(project):
+    deco = project.module("deco", COUNTER)
+    source = "from deco import deco\n@deco\nclass K:\n    def m(self):\n{}\n    LIMIT = 1\n"
+    m = project.module("m", source.format("        return 'old'"))
+    obj = m.K()
+    project.edit("m", source.format("        x = 'new'\n        return x"))
+    reimport("m")
+    assert obj.m() == "new" and isinstance(obj, m.K)
+    assert deco.calls == ["K"]
+
+
+def test_a_changed_class_level_assignment_runs_the_class_statement_again(project):
+    deco = project.module("deco", COUNTER)
+    source = "from deco import deco\n@deco\nclass K:\n    LIMIT = {}\n    def m(self):\n        return self.LIMIT\n"
+    m = project.module("m", source.format(1))
+    obj = m.K()
+    project.edit("m", source.format(2))
+    reimport("m")
+    assert obj.m() == 2 and isinstance(obj, m.K)
+    assert deco.calls == ["K", "K"]
+
+
+def test_a_statement_reading_a_changed_name_runs_again(project):
+    source = 'NAME = {!r}\nGREETING = f"hi {{NAME}}"\nSHOUT = GREETING.upper()\n'
+    m = project.module("m", source.format("world"))
+    project.edit("m", source.format("there"))
+    reimport("m")
+    assert (m.GREETING, m.SHOUT) == ("hi there", "HI THERE")
+
+
+def test_an_unchanged_statement_rebinding_a_changed_name_runs_again(project):
+    source = "LIMIT = {}\nLIMIT = min(LIMIT, 10)\nREAD = LIMIT\n"
+    m = project.module("m", source.format(5))
+    project.edit("m", source.format(50))
+    reimport("m")
+    assert (m.LIMIT, m.READ) == (10, 10)
+
+
+def test_a_new_statement_runs(project):
+    log = project.module("log", "events = []\n")
+    m = project.module("m", "import log\nlog.events.append('start')\n")
+    project.edit("m", "import log\nlog.events.append('start')\nlog.events.append('added')\n")
+    reimport("m")
+    assert log.events == ["start", "added"]
+    assert m.log is log
+
+
+def test_a_removed_function_is_removed(project):
+    m = project.module("m", "def keep():\n    return 1\ndef gone():\n    return 2\n")
+    project.edit("m", "def keep():\n    return 1\n")
+    reimport("m")
+    assert not hasattr(m, "gone") and m.keep() == 1
+
+
+def test_a_changed_decorator_argument_registers_again(project):
+    reg = project.module(
+        "reg",
+        "ROUTES = {}\ndef route(path):\n"
+        "    def deco(f):\n        ROUTES[path] = f\n        return f\n    return deco\n",
+    )
+    source = "from reg import route\n@route({!r})\ndef page():\n    return 'page'\n"
+    m = project.module("m", source.format("/old"))
+    held = m.page
+    project.edit("m", source.format("/new"))
+    reimport("m")
+    assert reg.ROUTES["/new"] is m.page is held
+    assert reg.ROUTES["/new"]() == "page"
+
+
+def test_a_failing_changed_statement_rolls_back_the_function_code_edited_in_place(project):
+    m = project.module("m", "def f():\n    return 'old'\nLIMIT = 1\n")
+    held = m.f
+    project.edit("m", "def f():\n    return 'new'\nLIMIT = 1 / 0\n")
+    with pytest.raises(ReloadError) as info:
+        reimport("m")
+    assert info.value.rolled_back
+    assert held() == "old" and m.f is held and m.LIMIT == 1
+
+
+def test_a_module_asking_for_full_reloads_runs_every_statement(project):
+    log = project.module("log", "events = []\n")
+    source = "__reload__ = 'full'\nimport log\nlog.events.append('ran')\nX = {}\n"
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    reimport("m")
+    assert log.events == ["ran", "ran"] and m.X == 2
+
+
+def test_full_runs_every_statement_for_one_call(project):
+    log = project.module("log", "events = []\n")
+    source = "import log\nlog.events.append('ran')\nX = {}\n"
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    reimport("m", full=True)
+    assert log.events == ["ran", "ran"] and m.X == 2
+
+
+def test_a_module_level_frozen_dataclass_instance_stays_the_same_object(project):
+    source = (
+        "import dataclasses\n"
+        "@dataclasses.dataclass(frozen=True)\n"
+        "class Config:\n    port: int\n"
+        "DEFAULT = Config(8080)\n"
+        "def describe():\n    return {!r}\n"
+    )
+    m = project.module("m", source.format("old"))
+    default = m.DEFAULT
+    project.edit("m", source.format("new"))
+    reimport("m")
+    assert m.DEFAULT is default and m.describe() == "new"
+
+
+def test_an_edited_lru_cached_function_forgets_the_old_answers(project):
+    source = "import functools\n@functools.lru_cache(maxsize=None)\ndef f(x):\n    return x + {}\n"
+    m = project.module("m", source.format(1))
+    assert m.f(1) == 2
+    project.edit("m", source.format(10))
+    reimport("m")
+    assert m.f(1) == 11
+
+
+def test_a_statement_moved_into_an_if_block_counts_as_changed(project):
+    log = project.module("log", "events = []\n")
+    m = project.module("m", "import log\nON = True\nlog.events.append('a')\n")
+    project.edit("m", "import log\nON = True\nif ON:\n    log.events.append('a')\n")
+    reimport("m")
+    assert log.events == ["a", "a"]
+    assert m.ON is True
+
+
+def test_without_the_previous_version_the_whole_module_runs_and_a_note_says_so(
+    project, monkeypatch
+):
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    log = project.module("log", "events = []\n")
+    m = project.module("m", "import log\nlog.events.append('ran')\nX = 1\n")
+    project.edit("m", "import log\nlog.events.append('ran')\nX = 2\n")
+    result = reimport("m")
+    assert log.events == ["ran", "ran"] and m.X == 2
+    assert [n.kind for n in result.notes if "ran the whole module" in n.message] == ["rerun"]
+
+
+def test_a_second_edit_is_compared_with_the_code_the_first_reload_ran(project, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    log = project.module("log", "events = []\n")
+    m = project.module("m", "import log\nlog.events.append('ran')\nX = 1\n")
+    project.edit("m", "import log\nlog.events.append('ran')\nX = 2\n")
+    reimport("m")
+    project.edit("m", "import log\nlog.events.append('ran')\nX = 3\n")
+    result = reimport("m")
+    assert log.events == ["ran", "ran"] and m.X == 3
+    assert not [n for n in result.notes if n.kind == "rerun"]
+
+
+def test_without_a_pyc_the_lines_a_traceback_cached_tell_what_changed(project, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    log = project.module("log", "events = []\n")
+    m = project.module("m", "import log\nlog.events.append('ran')\nX = 1\n")
+    linecache.getlines(m.__file__)  # what printing a traceback through m leaves
+    project.edit("m", "import log\nlog.events.append('ran')\nX = 2\n")
+    result = reimport("m")
+    assert log.events == ["ran"] and m.X == 2
+    assert not [n for n in result.notes if n.kind == "rerun"]
+
+
+def test_a_module_whose_unimport_ran_runs_whole(project):
+    source = (
+        "import log\n"
+        "log.events.append('started')\n"
+        "def __unimport__():\n    log.events.append('stopped')\n"
+        "X = {}\n"
+    )
+    log = project.module("log", "events = []\n")
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    reimport("m")
+    assert log.events == ["started", "stopped", "started"] and m.X == 2
+
+
+def test_after_an_importlib_reload_the_code_it_ran_is_not_taken_for_the_last_reload_s(project):
+    log = project.module("log", "events = []\n")
+    m = project.module("m", "import log\nX = 1\n")
+    project.edit("m", "import log\nX = 2\nlog.events.append('ran')\n")
+    reimport("m")
+    project.edit("m", "import log\nX = 3\n")
+    importlib.reload(m)
+    project.edit("m", "import log\nX = 4\nlog.events.append('ran')\n")
+    reimport("m")
+    assert log.events == ["ran", "ran"] and m.X == 4
+
+
+def test_a_def_in_the_branch_not_taken_does_not_make_the_first_reload_run_whole(project):
+    log = project.module("log", "events = []\n")
+    source = (
+        "import log\n"
+        "log.events.append('ran')\n"
+        "if True:\n    def f():\n        return 1\n"
+        "else:\n    def f():\n        return 2\n"
+        "X = {}\n"
+    )
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    result = reimport("m")
+    assert log.events == ["ran"] and (m.f(), m.X) == (1, 2)
+    assert not [n for n in result.notes if n.kind == "rerun"]
+
+
+def test_a_pyc_of_another_version_than_the_one_running_makes_the_module_run_whole(project):
+    source = "X = {}\ndef f():\n    return {}\n"
+    m = project.module("m", source.format(1, 1))
+    # Another process compiled a later version, leaving its .pyc: not what m runs.
+    project.edit("m", source.format(2, 2))
+    py_compile.compile(m.__file__, cfile=importlib.util.cache_from_source(m.__file__))
+    project.edit("m", source.format(2, 3))
+    result = reimport("m")
+    assert (m.X, m.f()) == (2, 3)
+    assert [n.kind for n in result.notes if "ran the whole module" in n.message] == ["rerun"]
