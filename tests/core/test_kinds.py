@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import py_compile
+import sys
 
 import pytest
 
@@ -97,10 +98,11 @@ def test_name_removed_from_source_is_removed_from_module(project):
     assert m.f() == 1
 
 
-def test_without_a_pyc_the_first_reload_removes_only_functions_and_classes(project):
+def test_without_a_pyc_the_first_reload_removes_only_functions_and_classes(project, monkeypatch):
     # Nothing is noted at import time: with no .pyc of the imported version,
     # the first reload cannot tell a removed constant from an attribute set from
     # outside, and keeps it (as importlib.reload does); from then on it knows.
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
     m = project.module("m", "def f(): return 1\ndef gone(): return 2\nLIMIT = 3\nMAX = 4\n")
     project.edit("m", "def f(): return 1\nMAX = 4\n")
     reimport("m")

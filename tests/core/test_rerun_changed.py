@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from reload_server import ReloadError, reimport
+from reload_server.core import transaction
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +20,13 @@ def _bytecode_written(monkeypatch):
     # The import leaves a .pyc of the version it ran, as it does unless told not to:
     # that is what the first reload compares the new source with.
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
+
+
+@pytest.fixture(autouse=True)
+def _changed_only(monkeypatch):
+    # Running only what changed is opt-in for now (``__reload__ = "changed"``, or
+    # this process-wide switch): these tests are about that mode.
+    monkeypatch.setattr(transaction, "CHANGED_ONLY", True)
 
 
 COUNTER = "calls = []\ndef deco(f):\n    calls.append(f.__name__)\n    return f\n"
@@ -286,3 +294,22 @@ def test_a_pyc_of_another_version_than_the_one_running_makes_the_module_run_whol
     result = reimport("m")
     assert (m.X, m.f()) == (2, 3)
     assert [n.kind for n in result.notes if "ran the whole module" in n.message] == ["rerun"]
+
+
+def test_without_opting_in_an_unchanged_statement_runs_again(project, monkeypatch):
+    monkeypatch.setattr(transaction, "CHANGED_ONLY", False)
+    m = project.module("m", "runs = []\nruns.append(1)\ndef f(): return 'old'\n")
+    runs = m.runs
+    project.edit("m", "runs = []\nruns.append(1)\ndef f(): return 'new'\n")
+    reimport("m")
+    assert (m.f(), m.runs is runs) == ("new", False)
+
+
+def test_a_module_opts_in_with_reload_changed(project, monkeypatch):
+    monkeypatch.setattr(transaction, "CHANGED_ONLY", False)
+    src = "__reload__ = 'changed'\nruns = []\nruns.append(1)\n"
+    m = project.module("m", src + "def f(): return 'old'\n")
+    runs = m.runs
+    project.edit("m", src + "def f(): return 'new'\n")
+    reimport("m")
+    assert (m.f(), m.runs is runs, runs) == ("new", True, [1])
