@@ -226,7 +226,8 @@ def _package_of(name: str, module: ModuleType | dict) -> str:
     return name.rpartition(".")[0]
 
 
-def _absolute(target: str, level: int, package: str) -> str | None:
+def absolute_name(target: str, level: int, package: str) -> str | None:
+    """The module a relative import of ``target`` at ``level`` in ``package`` names, or None."""
     if level == 0:
         return target
     parts = package.split(".") if package else []
@@ -293,7 +294,7 @@ def _scan(
         elif op == IMPORT_NAME:
             level, fromlist = recent
             target = names[arg]
-            absolute = _absolute(target, level if isinstance(level, int) else 0, package)
+            absolute = absolute_name(target, level if isinstance(level, int) else 0, package)
             last_import = absolute
             # ``import a.b as c`` also uses IMPORT_FROM, with no fromlist: no copy.
             from_module = absolute if isinstance(fromlist, tuple) else None

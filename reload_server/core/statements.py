@@ -37,6 +37,8 @@ import functools
 import sys
 from types import CodeType, FunctionType
 
+from .sources import absolute_name
+
 CO_OPTIMIZED = 0x0001  # inspect's, without importing inspect
 _LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
 _HASCONST = frozenset(dis.hasconst)
@@ -329,7 +331,7 @@ def _split(code: CodeType, lines: list[str], package: str, alphabet: dict) -> li
             s.reads.add(ins.name)
         elif ins.op == _IMPORT_NAME:
             level, fromlist = recent
-            base = _absolute(ins.name, level if isinstance(level, int) else 0, package)
+            base = absolute_name(ins.name, level if isinstance(level, int) else 0, package)
             if base:
                 s.imports.append(base)
                 if isinstance(fromlist, tuple):
@@ -367,18 +369,6 @@ def _symbol(key: tuple, alphabet: dict) -> str:
         # Past the surrogates, which are not characters.
         symbol = alphabet[key] = chr(n if n < 0xD800 else n + 0x800)
     return symbol
-
-
-def _absolute(target: str, level: int, package: str) -> str | None:
-    if level == 0:
-        return target
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    base = ".".join(parts[: len(parts) - (level - 1)])
-    if not target:
-        return base
-    return f"{base}.{target}" if base else target
 
 
 class Unknown(Exception):
