@@ -349,12 +349,7 @@ def hold(reload_id: str, modules: list[str], texts: Mapping[str, str], deadline:
     (then aborts).  Returns the final outcome.  :func:`begin` runs it on a
     thread of its own; a server runs it as a job on the app's reload thread.
     """
-    pending = _register(reload_id, deadline)
-    try:
-        return _hold(pending, modules, texts)
-    finally:
-        # Kept a while after the end, so that a late prepared() or finish() still reads it.
-        _forget_later(reload_id, pending, deadline)
+    return _hold_then_forget(reload_id, _register(reload_id, deadline), modules, texts, deadline)
 
 
 def prepared(reload_id: str, timeout: float, given_up: Callable[[], bool] | None = None) -> Outcome:
@@ -377,15 +372,12 @@ def begin(reload_id: str, modules: list[str], texts: Mapping[str, str], deadline
     loop): the new thread holds the prepared reload until :func:`finish`.
     """
     pending = _register(reload_id, deadline)
-
-    def run() -> None:
-        try:
-            _hold(pending, modules, texts)
-        finally:
-            # Kept a while after the end, so that a late finish() still reads the outcome.
-            _forget_later(reload_id, pending, deadline)
-
-    threading.Thread(target=run, name="reload_server-fleet-part", daemon=True).start()
+    threading.Thread(
+        target=_hold_then_forget,
+        args=(reload_id, pending, modules, texts, deadline),
+        name="reload_server-fleet-part",
+        daemon=True,
+    ).start()
     pending.prepared.wait()
     return pending.first
 
@@ -421,10 +413,20 @@ def _lookup(
         time.sleep(0.01)
 
 
-def _forget_later(reload_id: str, pending: _Pending, seconds: float) -> None:
-    timer = threading.Timer(seconds, _forget, (reload_id, pending))
-    timer.daemon = True  # interpreter exit must not wait for it
-    timer.start()
+def _hold_then_forget(
+    reload_id: str,
+    pending: _Pending,
+    modules: list[str],
+    texts: Mapping[str, str],
+    deadline: float,
+) -> Outcome:
+    try:
+        return _hold(pending, modules, texts)
+    finally:
+        # Kept a while after the end, so that a late prepared() or finish() still reads it.
+        timer = threading.Timer(deadline, _forget, (reload_id, pending))
+        timer.daemon = True  # interpreter exit must not wait for it
+        timer.start()
 
 
 def _forget(reload_id: str, pending: _Pending) -> None:
