@@ -284,11 +284,16 @@ class _Transaction:
         self.adapters = []
         return tuple(notes)
 
-    def abort(self, reason: str, notes: tuple[Note, ...]) -> ReloadError:
-        sources = self.sources
+    def _roll_back(self) -> tuple[Note, ...]:
+        """Undo what the run changed, if it ran; then tell the adapters and let the old
+        modules whose ``__unimport__`` ran restart.  Returns the notes that produced."""
         if self.undo is not None:
             self.undo.run()
-        restarted = self._tell_rolled_back() + _restart_unimported(self.unimported)
+        return self._tell_rolled_back() + _restart_unimported(self.unimported)
+
+    def abort(self, reason: str, notes: tuple[Note, ...]) -> ReloadError:
+        sources = self.sources
+        restarted = self._roll_back()
         return ReloadError(
             reason,
             phase="abort",
@@ -337,21 +342,21 @@ class _Transaction:
                 hook()
             except BaseException as e:  # noqa: BLE001 - a hook must not take the reloader down
                 note = _exception_note(s, e, "hook", f"__unimport__ of {s.name} raised")
-                restarted = _restart_unimported(self.unimported)
+                restarted = self._roll_back()
+                # No new code ran: nothing was rolled back, whatever hooks restarted.
                 raise ReloadError(
                     note.message,
                     phase="hook",
                     modules=tuple(x.name for x in sources),
                     files=tuple(x.file for x in sources),
                     notes=(note, *restarted),
-                    rolled_back=bool(self.unimported),
                 ) from None
             self.unimported.append(s)
 
     # -- phase 5 --------------------------------------------------------------
 
     def _execute(self, sources: list[Source]) -> list[dict]:
-        undo = _Undo(sources)
+        undo = self.undo = _Undo(sources)
         modules = [s.module for s in sources]
         current: Source | None = None
         phase = "import"
@@ -385,8 +390,7 @@ class _Transaction:
                 adapter.check(modules)
         except BaseException as e:  # noqa: BLE001 - rolled back and reported, whatever it was
             note = _exception_note(current, e, phase)
-            undo.run()
-            restarted = self._tell_rolled_back() + _restart_unimported(self.unimported)
+            restarted = self._roll_back()
             raise ReloadError(
                 note.message,
                 phase=phase,
@@ -397,7 +401,6 @@ class _Transaction:
             ) from None
         finally:
             del current
-        self.undo = undo
         return undo.snapshots
 
     def _plan(self, s: Source, reloaded: set[str]) -> Plan | None:
