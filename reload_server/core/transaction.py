@@ -73,7 +73,7 @@ if TYPE_CHECKING:
 #: Whether a module runs only what changed (docs/reimport.md, "Exactly when a
 #: statement runs again") without opting in with ``__reload__ = "changed"``.
 #: Off by default until every framework adapter is verified with it.
-CHANGED_ONLY = False
+CHANGED_ONLY = True
 
 #: Held for the whole of every reload: one at a time, process-wide.
 reload_lock = threading.RLock()
