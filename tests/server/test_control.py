@@ -192,7 +192,8 @@ async def test_the_runner_decides_which_thread_runs_the_reload(make_app, connect
     probe = "import threading\nRAN_ON = threading.current_thread().name\n"
     app = make_app({"probe.py": probe}, ["probe"], runner=runner)
     editor = await connect(app)
-    app.write("probe.py", probe + "VERSION = 2\n")
+    # The statement that records the thread is new, so it runs in the reload.
+    app.write("probe.py", probe + "VERSION = 2\nRAN_ON = threading.current_thread().name\n")
 
     outcome = await editor.request("reloadPath", {"path": app.path("probe.py")})
 

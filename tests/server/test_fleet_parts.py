@@ -60,7 +60,7 @@ def finish(editor, reload_id: str, commit: bool) -> dict:
     return editor.request("reloadServer/finish", {"reloadId": reload_id, "commit": commit})
 
 
-def test_between_prepare_and_commit_the_module_has_the_new_code_and_held_functions_the_old(
+def test_between_prepare_and_commit_a_held_function_whose_body_changed_runs_the_new_body(
     shared, labels, editor
 ):
     labels.write(LABEL_V2)
@@ -71,6 +71,19 @@ def test_between_prepare_and_commit_the_module_has_the_new_code_and_held_functio
     finish(editor, reload_id, commit=False)
 
     assert (prepared["status"], prepared["modules"]) == ("prepared", [labels.name])
+    assert (looked_up, kept) == ("v2", "v2")
+
+
+def test_between_prepare_and_commit_a_function_made_anew_is_new_only_through_the_module(
+    shared, labels, editor
+):
+    labels.write(LABEL_V2.replace("label():", "label(unused=None):"))
+    reload_id = uuid.uuid4().hex
+
+    prepare(editor, labels, reload_id)
+    looked_up, kept = labels.eval("label()"), held(labels)
+    finish(editor, reload_id, commit=False)
+
     assert (looked_up, kept) == ("v2", "v1")
 
 
