@@ -71,7 +71,8 @@ if TYPE_CHECKING:
     from .statements import Plan
 
 #: Whether a module runs only what changed (docs/reimport.md, "Exactly when a
-#: statement runs again") without opting in with ``__reload__ = "changed"``.
+#: statement runs again") unless it asks for ``__reload__ = "full"``; when False,
+#: a module still can ask for it with ``__reload__ = "changed"``.
 #: Off by default until every framework adapter is verified with it.
 CHANGED_ONLY = True
 
@@ -409,7 +410,6 @@ class _Transaction:
             # Its ``__unimport__`` stopped what its top level starts: that must run again.
             return None
         if not (CHANGED_ONLY or s.module.__dict__.get("__reload__") == "changed"):
-            # Opt-in for now: the framework adapters are verified with whole re-runs only.
             return None
         if "__reimported__" in s.bound:
             # The hook is given the old namespace to carry state into a body that
