@@ -8,6 +8,7 @@ import linecache
 import logging
 import py_compile
 import sys
+import threading
 
 import pytest
 
@@ -24,8 +25,7 @@ def _bytecode_written(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _changed_only(monkeypatch):
-    # Running only what changed is opt-in for now (``__reload__ = "changed"``, or
-    # this process-wide switch): these tests are about that mode.
+    # The default; two tests below turn it off to check the other mode.
     monkeypatch.setattr(transaction, "CHANGED_ONLY", True)
 
 
@@ -44,6 +44,40 @@ def test_an_unchanged_add_handler_line_does_not_run_again(project):
     reimport("m")
     assert m.f() == 2
     assert len(logging.getLogger("rerun.handler.test").handlers) == 1
+
+
+def test_an_unchanged_atexit_registration_does_not_run_again(project, monkeypatch):
+    registered = []
+    monkeypatch.setattr("atexit.register", lambda f, *a, **k: registered.append(f) or f)
+    source = "import atexit\ndef bye():\n    return {}\natexit.register(bye)\n"
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    reimport("m")
+    assert [f() for f in registered] == [2]
+    assert registered[0] is m.bye
+
+
+def test_a_thread_started_at_import_is_not_started_again_and_runs_the_new_code(project):
+    source = (
+        "import queue, threading\n"
+        "asks, answers = queue.Queue(), queue.Queue()\n"
+        "def answer():\n    return {}\n"
+        "def serve():\n"
+        "    while asks.get() is not None:\n"
+        "        answers.put(answer())\n"
+        "WORKER = threading.Thread(target=serve, daemon=True)\n"
+        "WORKER.start()\n"
+    )
+    m = project.module("m", source.format(1))
+    worker = m.WORKER
+    project.edit("m", source.format(2))
+    reimport("m")
+    m.asks.put("go")
+    try:
+        assert (m.answers.get(timeout=30), m.WORKER) == (2, worker)
+        assert [t for t in threading.enumerate() if t.name == worker.name] == [worker]
+    finally:
+        m.asks.put(None)
 
 
 def test_an_unchanged_append_to_another_module_s_list_does_not_run_again(project):
@@ -296,7 +330,7 @@ def test_a_pyc_of_another_version_than_the_one_running_makes_the_module_run_whol
     assert [n.kind for n in result.notes if "ran the whole module" in n.message] == ["rerun"]
 
 
-def test_without_opting_in_an_unchanged_statement_runs_again(project, monkeypatch):
+def test_with_whole_re_runs_as_the_default_an_unchanged_statement_runs_again(project, monkeypatch):
     monkeypatch.setattr(transaction, "CHANGED_ONLY", False)
     m = project.module("m", "runs = []\nruns.append(1)\ndef f(): return 'old'\n")
     runs = m.runs
@@ -305,7 +339,9 @@ def test_without_opting_in_an_unchanged_statement_runs_again(project, monkeypatc
     assert (m.f(), m.runs is runs) == ("new", False)
 
 
-def test_a_module_opts_in_with_reload_changed(project, monkeypatch):
+def test_with_whole_re_runs_as_the_default_a_module_opts_in_with_reload_changed(
+    project, monkeypatch
+):
     monkeypatch.setattr(transaction, "CHANGED_ONLY", False)
     src = "__reload__ = 'changed'\nruns = []\nruns.append(1)\n"
     m = project.module("m", src + "def f(): return 'old'\n")
