@@ -20,7 +20,7 @@ from .become import become
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
     from types import ModuleType
 
 
@@ -30,9 +30,20 @@ class ClickAdapter(Adapter):
     def __init__(self) -> None:
         # Per module: its top-level names that held a command before the new code ran.
         self.held: list[tuple[ModuleType, dict[str, click.Command]]] = []
+        # Each group those commands reach, with the subcommands it listed then.
+        self.listings: list[tuple[click.Group, dict[str, click.Command]]] = []
 
     def before_run(self, modules: Sequence[ModuleType]) -> None:
         self.held = [(m, _commands(m)) for m in modules]
+        # A group the run does not make again (its statement is unchanged, or it
+        # is another module's) takes the re-run's subcommands in place: keep
+        # what each listed, for a rollback.
+        self.listings = _listings(c for _, held in self.held for c in held.values())
+
+    def rolled_back(self, modules: Sequence[ModuleType]) -> None:
+        for group, commands in self.listings:
+            group.commands.clear()
+            group.commands.update(commands)
 
     def committed(self, modules: Sequence[ModuleType]) -> list[Note]:
         notes = []
@@ -58,6 +69,19 @@ class ClickAdapter(Adapter):
 
 def _commands(module: ModuleType) -> dict[str, click.Command]:
     return {n: v for n, v in module.__dict__.items() if is_a(v, click.Command)}
+
+
+def _listings(commands: Iterable[click.Command]) -> list[tuple[click.Group, dict]]:
+    """Every group among ``commands`` and their subcommands, with a copy of its listing."""
+    found: dict[int, tuple[click.Group, dict]] = {}
+    todo = list(commands)
+    while todo:
+        group = todo.pop()
+        if not is_a(group, click.Group) or id(group) in found:
+            continue
+        found[id(group)] = (group, dict(group.commands))
+        todo.extend(group.commands.values())
+    return list(found.values())
 
 
 def _made_by(command: click.Command, module: ModuleType) -> bool:

@@ -19,13 +19,15 @@ program holds:
   (prefix, tags, dependencies: FastAPI keeps them with the inclusion);
 - a module that makes its app anew keeps the app the server holds, which
   takes the new app's routes (a changed middleware or exception handler is
-  refused: the held app's middleware stack was built at start-up);
+  refused: the held app's middleware stack was built at start-up), and so is
+  one a statement that ran again made on the held app (``app.add_middleware``);
 - after the commit, pydantic models a reloaded module defines, and their
   subclasses, are rebuilt, then every API route of the app is made again from
   its own settings, so bodies validate with the new fields into instances of
   the model the program holds; the OpenAPI schema is made again on next use.
 
-Rollback puts every router's routes back, the very same route objects.
+Rollback puts every router's routes back, the very same route objects, and
+the app's middleware list and exception handlers.
 """
 
 from __future__ import annotations
@@ -203,6 +205,10 @@ class _HeldApp:
         self.openapi = getattr(app, "openapi_schema", MISSING)
         self.bound = [(m, k) for m, space in before.items() for k, v in space.items() if v is app]
         self.names = names
+        # What the middleware stack is built from: a statement that runs again
+        # against the held app (``app.add_middleware``) changes these in place.
+        self.middleware = list(getattr(app, "user_middleware", ()))
+        self.handlers = dict(getattr(app, "exception_handlers", {}))
 
     def take_out(self) -> None:
         for held in self.routers:
@@ -211,6 +217,13 @@ class _HeldApp:
     def put_back(self) -> None:
         own = self.routers[0]
         made = None
+        before = {"user_middleware": self.middleware, "exception_handlers": self.handlers}
+        for attr, value in before.items():
+            if _shape(getattr(self.app, attr, None)) != _shape(value):
+                raise RuntimeError(
+                    f"the reload changed the {attr} of the app the program serves, whose "
+                    "middleware stack was built at start-up: restart the program (routes reload)"
+                )
         for module, name in self.bound:
             new = sys.modules[module].__dict__.get(name)
             if is_a(new, type(self.app)) and new is not self.app:
@@ -268,6 +281,12 @@ class _HeldApp:
     def restore(self) -> None:
         for held in self.routers:
             held.restore()
+        app = self.app
+        if hasattr(app, "user_middleware"):
+            app.user_middleware[:] = self.middleware  # type: ignore[attr-defined]
+        if hasattr(app, "exception_handlers"):
+            app.exception_handlers.clear()  # type: ignore[attr-defined]
+            app.exception_handlers.update(self.handlers)  # type: ignore[attr-defined]
         if self.openapi is not MISSING:
             self.app.openapi_schema = self.openapi  # type: ignore[attr-defined]
 

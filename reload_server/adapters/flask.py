@@ -18,7 +18,10 @@ another module).  So, for every Flask app the program holds:
 - a module that makes its app anew (``app = Flask(__name__)`` ran again) keeps
   the app the server holds: the new app's routes and blueprints move into it.
   A changed config, hook or error handler in that module is refused: the new
-  app would have it and the held app would not.
+  app would have it and the held app would not.  So is one that a statement
+  of that module which ran again (a reload that re-runs only what changed)
+  made on the held app itself: it was set up, and its extensions read the
+  config, at start-up.
 
 Rollback puts every routing table back as it was, the very same objects.
 """
@@ -116,6 +119,7 @@ class _HeldApp:
         self.app = app
         self.saved_dict = dict(app.__dict__)
         self.saved = [
+            _save(app.config),
             _save(app.view_functions),
             _save(app.url_map._rules_by_endpoint),
             _save(app.blueprints),
@@ -124,6 +128,9 @@ class _HeldApp:
         self.matcher = app.url_map._matcher
         # Where the app itself is bound in a reloaded module: (module, name).
         self.bound = [(m, k) for m, space in before.items() for k, v in space.items() if v is app]
+        # The app's own config and hooks, as they were, to tell an edit of them
+        # when the statement that makes the app does not run again.
+        self.own = _own_setup(app)
         # Endpoints of the app's own routes whose view a reloaded module defined:
         # endpoint -> (rules, view, module, name, the value that name held).
         self.owned: dict[str, tuple] = {}
@@ -182,6 +189,8 @@ class _HeldApp:
             if is_a(made, _flask().Flask) and made is not app:
                 self._adopt(made)
                 sys.modules[module].__dict__[name] = app
+            elif made is app and module == app.import_name:
+                self._check_own_setup()
         for endpoint, (rules, view, module, name, held) in self.owned.items():
             if endpoint in app.view_functions:
                 continue
@@ -208,8 +217,7 @@ class _HeldApp:
             if self._comparable(getattr(made, attr)) != self._comparable(getattr(app, attr)):
                 raise RuntimeError(
                     f"the reload made a new Flask app {made.name!r} whose {attr} differs from "
-                    "the app the program serves, which cannot take it: restart the program "
-                    "(routes and views reload; move hooks into a blueprint to reload them)"
+                    f"the app the program serves, which cannot take it: {_RESTART}"
                 )
         for endpoint, view in made.view_functions.items():
             if endpoint == "static" or "." in endpoint:
@@ -223,6 +231,20 @@ class _HeldApp:
         for key, bp in made.blueprints.items():
             if "." not in key and key not in app.blueprints:
                 app.register_blueprint(bp, name=key)
+
+    def _check_own_setup(self) -> None:
+        """The module that makes the app ran statements that changed its config or hooks.
+
+        Refused as when the whole module runs and makes a new app: what the
+        app and its extensions read from them at start-up would not follow.
+        """
+        now = _own_setup(self.app)
+        for attr, value in self.own.items():
+            if not _same(value, now[attr]):
+                raise RuntimeError(
+                    f"the reload changed the {attr} of the Flask app {self.app.name!r} in the "
+                    f"module that makes it; the app was set up with the old one: {_RESTART}"
+                )
 
     @staticmethod
     def _comparable(value: object) -> object:
@@ -280,7 +302,16 @@ class _HeldApp:
     def _check_nested(self, key: str, bp: object) -> None:
         """A nested blueprint reloads with its parent's module: alone, only if its routes stay."""
         old = self.app.blueprints.get(key)
-        if bp is old or (bp is not None and _routes_of(bp) == _routes_of(old)):
+        if bp is old and old is not None:
+            # Its statement did not run again, but its routes' statements may have:
+            # they recorded setup steps on it that its parent never replays.
+            deferred = self.deferred[id(old)][1]
+            if len(old.deferred_functions) == len(deferred) and not any(map(self._stale, deferred)):
+                return
+            self._prune(old, deferred)
+            if _routes_of(old) == _routes_of(old, deferred):
+                return
+        elif bp is not None and _routes_of(bp) == _routes_of(old):
             return
         parent = key.rpartition(".")[0]
         raise RuntimeError(
@@ -298,6 +329,39 @@ class _HeldApp:
             _restore(saved)
         app.url_map._matcher = self.matcher
         app.url_map._remap = True
+
+
+_RESTART = (
+    "restart the program (routes and views reload; move hooks into a blueprint to reload them)"
+)
+
+
+def _own_setup(app: Flask) -> dict[str, object]:
+    """A copy of the app's config and of its own hooks (not its blueprints')."""
+    own = {"config": _copy(dict(app.config))}
+    for attr in _KEYED:
+        own[attr] = _copy(getattr(app, attr).get(None))
+    return own
+
+
+def _copy(value: object) -> object:
+    if is_a(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if is_a(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal copies: the same containers' contents, the same objects (or equal plain values)."""
+    if is_a(a, dict) and is_a(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if is_a(a, list) and is_a(b, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    if a is b:
+        return True
+    plain = (str, bytes, int, float, bool, type(None), timedelta)
+    return type(a) is type(b) and is_a(a, plain) and a == b
 
 
 def _routes_of(bp: object, deferred: list | None = None, **options: object) -> list:

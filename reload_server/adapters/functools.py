@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from types import FunctionType
 
-from ..core.adapters import Adapter
+from ..core.adapters import Adapter, retired_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +32,10 @@ class SingledispatchAdapter(Adapter):
     def __init__(self) -> None:
         # (module, name, registrations other modules made) per dispatcher defined there.
         self.foreign: list[tuple[ModuleType, str, list[tuple[type, Callable]]]] = []
+        # (dispatcher, type, implementation) of each registration the check took out.
+        self.dropped: list[tuple[FunctionType, type, Callable]] = []
+        # The dispatchers the reloaded modules held before the run, with their registries.
+        self.before: list[tuple[ModuleType, FunctionType, dict[type, Callable]]] = []
 
     def before_run(self, modules: Sequence[ModuleType]) -> None:
         reloaded = {m.__name__ for m in modules}
@@ -46,6 +50,27 @@ class SingledispatchAdapter(Adapter):
                 ]
                 if others:
                     self.foreign.append((module, name, others))
+                self.before.append((module, value, dict(value.registry)))
+
+    def check(self, modules: Sequence[ModuleType]) -> None:
+        # A dispatcher whose statement did not run again (the module runs only
+        # what changed) keeps the registrations of statements the new code no
+        # longer has: a restart would not make them.
+        for module, dispatcher, registered in self.before:
+            retired = retired_code(module)
+            if not retired or module.__dict__.get(dispatcher.__name__) is not dispatcher:
+                continue
+            for cls, impl in registered.items():
+                code = getattr(_unwrapped(impl), "__code__", None)
+                if cls is object or dispatcher.registry.get(cls) is not impl or code is None:
+                    continue
+                if getattr(impl, "__module__", None) == module.__name__ and code in retired:
+                    _unregister(dispatcher, cls)
+                    self.dropped.append((dispatcher, cls, impl))
+
+    def rolled_back(self, modules: Sequence[ModuleType]) -> None:
+        for dispatcher, cls, impl in reversed(self.dropped):
+            dispatcher.register(cls, impl)
 
     def committed(self, modules: Sequence[ModuleType]) -> None:
         for module, name, others in self.foreign:
@@ -55,6 +80,24 @@ class SingledispatchAdapter(Adapter):
             for cls, impl in others:
                 if dispatcher.registry.get(cls) is not impl:
                     dispatcher.register(cls, impl)
+
+
+def _unwrapped(func: object) -> object:
+    """The function under ``functools.wraps`` decorators (a few deep; a cycle stops it)."""
+    for _ in range(16):
+        inner = getattr(func, "__wrapped__", None)
+        if inner is None:
+            break
+        func = inner
+    return func
+
+
+def _unregister(dispatcher: FunctionType, cls: type) -> None:
+    """Take ``cls``'s implementation out of ``dispatcher``: only ``register`` can reach its dict."""
+    dispatch = dispatcher.dispatch  # type: ignore[attr-defined]
+    cells = dict(zip(dispatch.__code__.co_freevars, dispatch.__closure__ or ()))
+    cells["registry"].cell_contents.pop(cls, None)
+    dispatcher._clear_cache()  # type: ignore[attr-defined]
 
 
 def _is_dispatcher(value: object) -> bool:

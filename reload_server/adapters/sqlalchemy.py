@@ -417,7 +417,15 @@ def _retarget_foreign_keys(table: Table) -> None:
     tables = table.metadata.tables
     for fk in table.foreign_keys:
         target = fk.__dict__.get("column")
-        if target is None or target.table is tables.get(target.table.key):
+        if target is None:
+            # Its target table was out of the MetaData while the run made this
+            # one (a model added beside models whose statements did not run
+            # again): resolve it now, so that the column takes the target's type.
+            column = fk._resolve_column(raiseerr=False)
+            if column is not None:
+                fk._set_target_column(column)
+            continue
+        if target.table is tables.get(target.table.key):
             continue
         kept = tables.get(target.table.key)
         column = kept.c.get(target.key) if kept is not None else None

@@ -67,6 +67,14 @@ class TyperAdapter(Adapter):
                         )
         return notes
 
+    def rolled_back(self, modules: Sequence[ModuleType]) -> None:
+        # An app the run did not make again took the re-run's entries in place.
+        for _module, _before, apps in self.held:
+            for listing in apps:
+                listing.app.registered_commands[:] = listing.commands
+                listing.app.registered_groups[:] = listing.groups
+                listing.app.registered_callback = listing.callback
+
 
 class _Listing:
     """An app's command and group entries as they were before the new code ran."""
@@ -76,6 +84,7 @@ class _Listing:
         self.app = app
         self.commands = list(app.registered_commands)
         self.groups = list(app.registered_groups)
+        self.callback = app.registered_callback
 
     def settle(self, module: ModuleType, before: dict[str, Any], reloaded: set[str]) -> None:
         """Fold the entries the re-run appended into the ones they repeat; drop removed ones."""

@@ -15,6 +15,12 @@ cares about and keeps such registries right:
 - :meth:`Adapter.rolled_back` — the reload was undone and the old namespaces
   restored: put back what ``before_run`` took away.
 
+A module that runs only what changed leaves the objects its unchanged
+statements made in place, and the statements that run act on them: an
+adapter keeps, in ``before_run``, what they may change, for a rollback; and
+:func:`retired_code` tells it which of the old statements the new code no
+longer has (their registrations on live objects are not the new code's).
+
 One adapter object serves one reload: :func:`start` makes them afresh, from
 the factories registered with :func:`register` whose framework the program has
 imported, so an adapter for a framework the program never imported costs
@@ -29,7 +35,7 @@ import threading
 TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
-    from types import ModuleType
+    from types import CodeType, ModuleType
 
     from .results import Note
 
@@ -54,6 +60,35 @@ class Adapter:
     def rolled_back(self, modules: Sequence[ModuleType]) -> None:
         """Called after a rollback restored the old namespaces (whatever phase failed)."""
 
+
+def retired_code(module: ModuleType) -> list[CodeType] | None:
+    """What the reload in progress no longer runs of ``module``: for its adapters' hooks.
+
+    The function bodies (code objects) of the top-level statements of the code
+    ``module`` ran until now that its new code does not have (removed, or
+    changed and run anew): a registration one of them made on a live object
+    that the new code does not make again is not the new code's.  ``[]`` when
+    every old statement is still there; None when the module's whole new code
+    runs (every object it makes is made anew) or outside a reload's run.
+    """
+    return _retired.get(module.__name__)
+
+
+def note_retired(module: ModuleType, bodies: list[CodeType] | None) -> None:
+    """Record what :func:`retired_code` says of ``module`` until the reload ends (the transaction)."""
+    if bodies is None:
+        _retired.pop(module.__name__, None)
+    else:
+        _retired[module.__name__] = bodies
+
+
+def forget_retired() -> None:
+    """The reload ended: nothing is retired any more."""
+    _retired.clear()
+
+
+# By module name, what the reload in progress no longer runs (reloads are serialised).
+_retired: dict[str, list[CodeType]] = {}
 
 _lock = threading.Lock()
 # (framework module name or None, factory), in registration order.

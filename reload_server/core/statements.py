@@ -24,6 +24,10 @@ The plan (:class:`Plan`) says, per statement, one of:
   name a statement that runs binds (in source order, transitively), and
   imports of a module reloaded in the same transaction.
 
+The plan also lists the function bodies of the old statements that no new
+statement stands for (*retired*): an adapter takes what they registered on
+live objects out (:func:`.adapters.retired_code`).
+
 The statements to run are compiled together, in source order, into one code
 object that keeps their line numbers.  A module that sets ``__reload__ =
 "full"`` runs whole.
@@ -236,7 +240,7 @@ class _Statement:
 class Plan:
     """How to reload one module: the code to run and the functions to give new code in place."""
 
-    __slots__ = ("code", "recode", "swapped", "stale", "ran", "kept")
+    __slots__ = ("code", "recode", "swapped", "stale", "ran", "kept", "retired")
 
     def __init__(
         self,
@@ -245,6 +249,7 @@ class Plan:
         ran: int,
         kept: int,
         stale: list[object] | None = None,
+        retired: list[CodeType] | None = None,
     ) -> None:
         #: The statements to run, compiled together in source order (None: nothing runs).
         self.code = code
@@ -258,6 +263,10 @@ class Plan:
         #: How many top-level statements run, and how many were left as they were.
         self.ran = ran
         self.kept = kept
+        #: The function bodies of the old code's statements that no statement of the
+        #: new code stands for (removed or changed): what they made or registered
+        #: on live objects is not made again by a restart.
+        self.retired = retired or []
 
 
 _CLAUSES = ("else", "elif", "except", "finally")
@@ -411,6 +420,7 @@ def plan(
     if any(s.full for s in statements):
         return None
     taken: set[int] = set()
+    kept_spans: list[tuple[int, int]] = []
     claimed: set[int] = set()
     stale: list[object] = []
     run: list[_Statement] = []
@@ -418,7 +428,9 @@ def plan(
     bound: set[str] = set()
     kept = 0
     for s in statements:
-        verdict = _match(s, old_text, old_instructions, taken) if s.whole and s.text else None
+        verdict = (
+            _match(s, old_text, old_instructions, taken, kept_spans) if s.whole and s.text else None
+        )
         if verdict is not None and (
             s.reads & bound or s.binds & bound or any(n in reloaded for n in s.imports)
         ):
@@ -461,11 +473,23 @@ def plan(
         code = compile(
             "\n".join(padded), file, "exec", flags=new.co_flags & _FUTURE_FLAGS, dont_inherit=True
         )
-    return Plan(code, recode, len(run), kept, stale)
+    return Plan(code, recode, len(run), kept, stale, _retired(old_instructions, kept_spans))
+
+
+def _retired(old: list[_Instruction], spans: list[tuple[int, int]]) -> list[CodeType]:
+    """The bodies of the old instructions outside every span a new statement matched."""
+    matched = bytearray(len(old))
+    for at, length in spans:
+        matched[at : at + length] = b"\x01" * length
+    return [code for i, flag in zip(old, matched) if not flag for _, code in i.bodies]
 
 
 def _match(
-    s: _Statement, old_text: str, old: list[_Instruction], taken: set[int]
+    s: _Statement,
+    old_text: str,
+    old: list[_Instruction],
+    taken: set[int],
+    spans: list[tuple[int, int]],
 ) -> list[tuple[str, CodeType, CodeType, bool]] | None:
     """The old statement that matches ``s``: None if none does, else its bodies.
 
@@ -488,6 +512,7 @@ def _match(
         if not same and new_code.co_freevars != old_code.co_freevars:
             return None  # its closure changes shape: the statement runs again
         out.append((name, old_code, new_code, same))
+    spans.append((at, len(s.text)))
     return out
 
 

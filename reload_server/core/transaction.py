@@ -245,6 +245,8 @@ class _Transaction:
                     self.notes.extend(adapter.committed(modules) or ())
             except BaseException as e:  # noqa: BLE001 - never an unreported half-commit
                 raise self._commit_failed(e) from None
+            finally:
+                adapters.forget_retired()
         return ReloadResult(
             tuple(s.name for s in self.sources),
             tuple(s.file for s in self.sources),
@@ -283,6 +285,7 @@ class _Transaction:
                 note = _exception_note(None, e, "hook", f"{type(adapter).__name__}.rolled_back")
                 notes.append(note.replace(severity=WARNING))
         self.adapters = []
+        adapters.forget_retired()
         return tuple(notes)
 
     def _roll_back(self) -> tuple[Note, ...]:
@@ -362,6 +365,7 @@ class _Transaction:
         current: Source | None = None
         phase = "import"
         try:
+            adapters.forget_retired()
             self.adapters = adapters.start()
             for adapter in self.adapters:
                 adapter.before_run(modules)
@@ -371,6 +375,7 @@ class _Transaction:
                 ns = s.module.__dict__
                 undo.snapshots.append(dict(ns))
                 s.plan = self._plan(s, reloaded)
+                adapters.note_retired(s.module, s.plan.retired if s.plan is not None else None)
                 if s.plan is None:
                     exec(s.code, ns)
                     continue

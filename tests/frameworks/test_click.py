@@ -119,3 +119,13 @@ def test_a_failed_edit_leaves_the_held_command_as_it_was(project):
     with pytest.raises(ReloadError):
         reimport("cmds")
     assert (run(held, "hello"), run(held, "bye")) == ("hello world\n", "bye\n")
+
+
+def test_a_failed_edit_leaves_a_group_of_another_module_as_it_was(project):
+    app = project.module("app", "import click\n\n@click.group()\ndef cli():\n    pass\n")
+    extra = 'from app import cli\nimport click\n\n@cli.command()\ndef hi():\n    click.echo("hi")\n'
+    project.module("extra", extra)
+    project.edit("extra", extra.replace('"hi"', '"hey"') + "\nraise RuntimeError('no')\n")
+    with pytest.raises(ReloadError):
+        reimport("extra")
+    assert run(app.cli, "hi") == "hi\n"

@@ -244,3 +244,33 @@ def test_a_middleware_added_in_the_module_that_makes_the_app_is_refused(project)
     with pytest.raises(ReloadError) as info:
         reimport("single")
     assert "middleware" in info.value.message and client.get("/").json() == "v1"
+
+
+TAG_MIDDLEWARE = """
+
+class Tag:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        async def tagged(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-tag", b"1")]
+            await send(message)
+
+        await self.app(scope, receive, tagged)
+
+
+app.add_middleware(Tag)
+"""
+
+
+def test_a_middleware_added_by_a_module_that_imports_the_app_is_refused_and_not_served(project):
+    api = project.module("api", APP)
+    project.module("routes", ROUTES)
+    client = _served(api.app)
+    project.edit("routes", ROUTES + TAG_MIDDLEWARE)
+    with pytest.raises(ReloadError) as info:
+        reimport("routes")
+    response = client.get("/hello")
+    assert ("middleware" in info.value.message, "x-tag" in response.headers) == (True, False)

@@ -292,3 +292,26 @@ def test_a_failed_reload_of_another_modules_blueprint_routes_leaves_them_to_relo
     project.edit("catalog_views", ROUTES_ON_A_BLUEPRINT.replace('"items v1"', '"items v2"'))
     reimport("catalog_views")
     assert catalog.get("/catalog/items").text == "items v2"
+
+
+def test_a_refused_config_change_leaves_the_held_apps_config_as_it_was(project):
+    single = APP + '\napp.config["GREETING"] = "hello"\n'
+    module = project.module("single", single)
+    project.edit("single", single.replace('"hello"', '"hi"'))
+    with pytest.raises(ReloadError):
+        reimport("single")
+    assert module.app.config["GREETING"] == "hello"
+
+
+def test_a_hook_added_in_the_module_that_makes_the_app_is_refused(project):
+    single = APP + '\n@app.route("/")\ndef index():\n    return "v1"\n'
+    module = project.module("single", single)
+    client = module.app.test_client()
+    hook = "\n@app.after_request\ndef tag(response):\n    response.headers['x-tag'] = '1'\n    return response\n"
+    project.edit("single", single + hook)
+    with pytest.raises(ReloadError) as info:
+        reimport("single")
+    assert ("after_request" in info.value.message, "x-tag" in client.get("/").headers) == (
+        True,
+        False,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reload_server import reimport
+from reload_server.core.transaction import prepare
 
 DISPATCH = """
 from functools import singledispatch
@@ -57,3 +58,18 @@ def test_a_registration_another_module_made_for_a_type_the_module_also_registers
     project.edit("disp", DISPATCH.replace('"default"', '"DEFAULT"'))
     reimport("disp")
     assert held(1) == "int from other"
+
+
+def test_a_registration_moved_to_another_type_no_longer_serves_the_old_type(project):
+    held = project.module("disp", DISPATCH).show
+    project.edit("disp", DISPATCH.replace("x: int", "x: float"))
+    reimport("disp")
+    assert (held(1), held(1.5)) == ("default", "int")
+
+
+def test_an_aborted_reload_keeps_a_registration_the_module_removed(project):
+    held = project.module("disp", DISPATCH).show
+    project.edit("disp", DISPATCH.split("@show.register")[0])
+    # A fleet reload another process failed to prepare: aborted after every check passed.
+    prepare("disp").abort("another process refused it")
+    assert held(1) == "int"

@@ -115,3 +115,12 @@ def test_a_failed_edit_leaves_the_held_app_as_it_was(project):
     with pytest.raises(ReloadError):
         reimport("tapp")
     assert (serves(held, "new"), run(held, "bye")) == (False, "bye\n")
+
+
+def test_a_failed_edit_leaves_an_app_of_another_module_as_it_was(project):
+    main = project.module("main", MAIN)
+    project.module("extra", EXTRA)
+    project.edit("extra", EXTRA + '\n@app.command()\ndef new():\n    print("new")\n\n1 / 0\n')
+    with pytest.raises(ReloadError):
+        reimport("extra")
+    assert (serves(main.app, "new"), run(main.app, "hi")) == (False, "hi a\n")
