@@ -187,8 +187,8 @@ def _spec_file(name: str) -> str:
 
 def _read(file: str | None, name: str) -> str:
     try:
-        with open(file, encoding="utf-8") as f:  # type: ignore[arg-type]
-            return f.read()
+        with open(file, "rb") as f:  # type: ignore[arg-type]
+            return shipped.source_text(f.read())
     except (OSError, TypeError, UnicodeDecodeError) as e:
         raise ReloadError(
             f"cannot read the source of {name}: {e}",
@@ -485,8 +485,4 @@ def adopt(texts: Mapping[str, str]) -> ReloadResult | None:
 
 def _differs(name: str, text: str) -> bool:
     file = targets.source_file(sys.modules[name])
-    try:
-        with open(file, encoding="utf-8") as f:  # type: ignore[arg-type]
-            return f.read() != text
-    except (OSError, TypeError, UnicodeDecodeError):
-        return True
+    return file is None or shipped.on_disk(file, text) is None

@@ -9,9 +9,11 @@ either, so once text was shipped here a finder at the front of
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from importlib.machinery import PathFinder, SourceFileLoader
+from stat import S_ISREG
 
 TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
 if TYPE_CHECKING:
@@ -31,6 +33,27 @@ def remember(texts: Mapping[str, str]) -> None:
             sys.meta_path.insert(0, ShippedFinder())
 
 
+def source_text(data: bytes) -> str:
+    """Source bytes as the text a fleet ships: UTF-8, every line ending made ``\\n``.
+
+    Line endings are normalized because they change nothing in the compiled
+    code: a checkout with CRLF endings holds the same source as one with LF.
+    """
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def on_disk(file: str, text: str) -> os.stat_result | None:
+    """``file``'s stat when it is a regular file holding ``text`` (by :func:`source_text`), else None."""
+    try:
+        with open(file, "rb") as f:
+            st = os.fstat(f.fileno())
+            if S_ISREG(st.st_mode) and source_text(f.read()) == text:
+                return st
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
+
+
 def text(name: str) -> str | None:
     """The newest text shipped here for module ``name``, or None."""
     with _lock:
@@ -48,14 +71,9 @@ class ShippedFinder:
         spec = PathFinder.find_spec(fullname, path)
         if spec is None or not isinstance(spec.loader, SourceFileLoader) or not spec.origin:
             return None
-        data = shipped.encode("utf-8")
-        try:
-            with open(spec.origin, "rb") as f:
-                if f.read() == data:
-                    return None  # the disk has it: the usual loader, .pyc and all
-        except OSError:
-            pass
-        spec.loader = ShippedLoader(fullname, spec.origin, data)
+        if on_disk(spec.origin, shipped) is not None:
+            return None  # the disk has it: the usual loader, .pyc and all
+        spec.loader = ShippedLoader(fullname, spec.origin, shipped.encode("utf-8"))
         return spec
 
 

@@ -16,6 +16,7 @@ import weakref
 from stat import S_ISDIR, S_ISREG
 from types import CodeType, ModuleType
 
+from . import shipped
 from .results import Note
 
 _op = opcode.opmap
@@ -142,8 +143,10 @@ def load(name: str, module: ModuleType, file: str, text: str | None = None) -> S
     other machines); the file is only stat'ed, if it exists.
     """
     if text is not None:
-        shipped = text.encode("utf-8")
-        return _compile(name, module, file, *_shipped_stat(file, shipped))
+        # A blank stat (mtime 0) unless the disk holds the text keeps the module
+        # stale: the code running is not what the file says.
+        st = shipped.on_disk(file, text) or os.stat_result((0,) * 10)
+        return _compile(name, module, file, text.encode("utf-8"), st)
     try:
         # Non-blocking, and only a regular file: a FIFO or device put in the
         # module's place must fail the reload, not hang it under the reload lock.
@@ -163,22 +166,6 @@ def load(name: str, module: ModuleType, file: str, text: str | None = None) -> S
             Note(f"cannot read {file}: {reason}", kind="syntax", module=name, file=file)
         ) from None
     return _compile(name, module, file, data, st)
-
-
-def _shipped_stat(file: str, shipped: bytes) -> tuple[bytes, os.stat_result]:
-    """``shipped`` with the file's stat when the disk holds the same bytes, else a blank stat.
-
-    A blank stat (mtime 0) keeps the module stale on disk: the code running is
-    not what the file says, and staleness checks must not claim otherwise.
-    """
-    try:
-        with open(file, "rb") as f:
-            st = os.fstat(f.fileno())
-            if S_ISREG(st.st_mode) and f.read() == shipped:
-                return shipped, st
-    except OSError:
-        pass
-    return shipped, os.stat_result((0,) * 10)
 
 
 def _compile(name: str, module: ModuleType, file: str, data: bytes, st: os.stat_result) -> Source:
