@@ -6,9 +6,11 @@ back the task registered first and drops the new function, so a re-run module
 would keep running its old tasks.  So, for every Celery app of the program:
 
 - before the new code runs, the app is given a registry without the tasks
-  whose function a reloaded module defined (the registry the app had stays
-  untouched meanwhile: another thread looking a task up finds it), so the new
-  code registers its tasks as it did at import, with its options;
+  whose function a reloaded module defined, so the new code registers its
+  tasks as it did at import, with its options (the registry the app had
+  stays untouched meanwhile: a worker or ``send_task``, which look tasks up
+  in ``app.tasks``, finds them; ``apply()`` on another thread, which reads
+  the app's working registry, may not until the reload is done);
 - after it ran, each old task made again (the same function, by module and
   qualified name, or the same task name) takes on the new one's class and
   attributes (:func:`~reload_server.adapters.become.become`) and is registered
@@ -168,7 +170,7 @@ class _HeldApp:
         if not app.finalized:
             # Lazy tasks the new code declared are made now, while the old ones can follow.
             _evaluate_pending(app, self.pending, names)
-        app._tasks = self.registry
+        self._unswap(made)
         new = {n: t for n, t in made.items() if self.saved.get(n) is not t}
         by_key = {_key(_function(t)): t for t in new.values()}
         became: dict[int, Task] = {}
@@ -195,6 +197,12 @@ class _HeldApp:
         _replace(self.registry, final)
         return became
 
+    def _unswap(self, overlay: dict) -> None:
+        """The app's registry is its own again, also where finalizing it during the run cached one."""
+        self.app._tasks = self.registry
+        if self.app.__dict__.get("tasks") is overlay:
+            self.app.__dict__["tasks"] = self.registry
+
     def restore(self) -> None:
         for task, cls, attrs in self.tasks:
             shared = task.__dict__
@@ -202,7 +210,7 @@ class _HeldApp:
             shared.update(attrs)
             if type(task) is not cls:
                 task.__class__ = cls
-        self.app._tasks = self.registry
+        self._unswap(self.app._tasks)
         _replace(self.registry, self.saved)
         self.app._pending.clear()
         self.app._pending.extend(self.pending)

@@ -3,12 +3,16 @@
 No broker: each test holds the task object ``@app.task`` returned at import
 (or ``app.tasks[name]``), as a producer, a beat process or a test does, and
 runs it eagerly with ``apply()`` after the reload.
+
+Celery is imported by each test's modules, not by this file: the ``project``
+fixture then takes it out of ``sys.modules`` with them, and each test starts
+from a fresh Celery, whose global constructors of tasks (run for every app
+finalized later) know no module of an earlier test.
 """
 
 from __future__ import annotations
 
 import pytest
-from celery import _state
 
 from reload_server import ReloadError, reimport
 
@@ -65,18 +69,6 @@ def run(task, *args: object) -> object:
     return task.apply(args=args).get(disable_sync_subtasks=False, propagate=False)
 
 
-@pytest.fixture(autouse=True)
-def _constructors():
-    """Each test's modules are new: Celery's constructors of their tasks leave with them.
-
-    Celery keeps them in a global set, run whenever an app is finalized: an
-    app of a later test would register the tasks of modules gone since.
-    """
-    before = set(_state._on_app_finalizers)
-    yield
-    _state._on_app_finalizers.intersection_update(before)
-
-
 @pytest.fixture
 def tasks(project):
     """The app and the tasks module, each task already run once through the object held."""
@@ -93,6 +85,14 @@ def test_a_held_task_runs_its_edited_body(project, tasks, full):
     project.edit("ctasks", TASKS.replace("return x + y", "return x + y + 100"))
     reimport("ctasks", full=full)
     assert (run(held, 1, 2), run(app.tasks["ctasks.add"], 1, 2)) == (103, 103)
+
+
+def test_a_task_the_edit_left_alone_stays_registered_as_it_was(project, tasks):
+    app, ctasks = tasks
+    untouched = app.tasks["ctasks.double"]
+    project.edit("ctasks", TASKS.replace("return x + y", "return x + y + 100"))
+    reimport("ctasks")
+    assert (app.tasks["ctasks.double"] is untouched, run(untouched, 4)) == (True, 8)
 
 
 def test_the_registered_task_is_the_one_held_before_the_reload(project, tasks):
