@@ -43,6 +43,7 @@ _adapters.builtin(
         "django": "reload_server.adapters.django:DjangoAdapter",
         "flask": "reload_server.adapters.flask:FlaskAdapter",
         "starlette": "reload_server.adapters.fastapi:StarletteAdapter",
+        "celery": "reload_server.adapters.celery:CeleryAdapter",
     }
 )
 

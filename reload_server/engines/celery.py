@@ -8,8 +8,10 @@ commands run in a worker's main process; after a commit there the worker
 restarts its pool, so that its children are forked again from the committed
 main process.
 
-:func:`install` also makes the app's registered tasks follow reloads of
-their modules (:mod:`.celery_tasks`).
+A reload in a worker's main process, as in any process, brings the
+registered tasks up to date through the Celery adapter
+(:mod:`reload_server.adapters.celery`), which every reload uses while
+Celery is imported: nothing here needs to switch it on.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from celery.worker.control import control_command
 
 from ..core import fleet
 from ..core.results import ReloadResult
-from .celery_tasks import follow_tasks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -166,8 +167,7 @@ def install(
     workers import that module, and the remote-control commands must be
     registered in the worker process.  In a worker it registers the commands,
     lets the pool be restarted after each committed reload (the worker's own
-    switch; the ``worker_pool_restarts`` setting is left alone) and makes
-    reloads of task modules reach the registered tasks.  In any other process (a web app, a notebook, the CLI) it also
+    switch; the ``worker_pool_restarts`` setting is left alone).  In any other process (a web app, a notebook, the CLI) it also
     joins the workers to this process's reloads: from then on a reload here
     — from the editor through ``serve()``, ``watch()``, ``reimport()`` — is
     prepared in this process and in every worker that answers a ping, then
@@ -181,7 +181,6 @@ def install(
     global _accept_source
     _accept_source = _accept_source or ship_source
     _register_commands()
-    follow_tasks(app)
     member = CeleryWorkers(app, ping_timeout)
     fleet.join(member)
 
