@@ -132,27 +132,34 @@ def start() -> list[Adapter]:
     return [factory() for _, factory in wanted]
 
 
-# Built-in adapter module name -> the framework module object it was imported with.
-_imported_with: dict[str, object] = {}
+# Built-in adapter module name -> the framework's modules (name -> module) when it was imported.
+_imported_with: dict[str, dict[str, object]] = {}
+
+
+def _framework_modules(framework: str) -> dict[str, object]:
+    prefix = framework + "."
+    return {n: m for n, m in list(sys.modules.items()) if n == framework or n.startswith(prefix)}
 
 
 def _builtin_factory(framework: str, spec: str) -> Callable[[], Adapter]:
     """The factory ``spec`` names, from an adapter module imported with today's framework.
 
     An adapter module binds the framework's objects when imported.  If the
-    framework was removed from ``sys.modules`` and imported anew since (test
-    suites do this), those objects are dead copies: the adapter is imported
-    anew too.
+    framework, or one of its modules, was removed from ``sys.modules`` and
+    imported anew since (test suites do this, some keeping the package and
+    dropping only the submodules imported after it), those objects are dead
+    copies: the adapter is imported anew too.
     """
     module_name, _, attr = spec.partition(":")
-    current = sys.modules.get(framework)
     module = sys.modules.get(module_name)
-    if module is not None and _imported_with.get(module_name) is not current:
-        del sys.modules[module_name]
-        module = None
+    if module is not None:
+        seen = _imported_with.get(module_name, {})
+        if not seen or any(sys.modules.get(n) is not m for n, m in seen.items()):
+            del sys.modules[module_name]
+            module = None
     if module is None:
         import importlib
 
         module = importlib.import_module(module_name)
-        _imported_with[module_name] = current
+        _imported_with[module_name] = _framework_modules(framework)
     return getattr(module, attr)

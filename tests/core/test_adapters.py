@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import pytest
@@ -112,4 +113,33 @@ def test_a_builtin_adapter_follows_its_framework_when_the_framework_is_imported_
         reimport("m")
     finally:
         adapters._builtin.pop("fakefw", None)
+    assert fresh.SEEN == ["committed"]
+
+
+def test_a_builtin_adapter_follows_a_framework_module_imported_anew_under_the_same_package(
+    project,
+):
+    from reload_server.core import adapters
+
+    project.write("fakepkg/__init__.py", "")
+    project.write("fakepkg/registry.py", "SEEN = []\n")
+    project.module(
+        "fakepkgadapter",
+        "from fakepkg import registry\nimport reload_server\n\n"
+        "class Seen(reload_server.Adapter):\n"
+        "    def committed(self, modules):\n"
+        "        registry.SEEN.append('committed')\n",
+    )
+    importlib.import_module("fakepkg.registry")
+    adapters.builtin({"fakepkg": "fakepkgadapter:Seen"})
+    try:
+        project.module("m", "X = 1\n")
+        project.edit("m", "X = 2\n")
+        reimport("m")
+        del sys.modules["fakepkg.registry"]  # the package stays
+        fresh = importlib.import_module("fakepkg.registry")
+        project.edit("m", "X = 3\n")
+        reimport("m")
+    finally:
+        adapters._builtin.pop("fakepkg", None)
     assert fresh.SEEN == ["committed"]
