@@ -52,7 +52,13 @@ if TYPE_CHECKING:
         name: str
 
         def prepare(
-            self, reload_id: str, modules: list[str], texts: dict[str, str], deadline: float
+            self,
+            reload_id: str,
+            modules: list[str],
+            texts: dict[str, str],
+            deadline: float,
+            *,
+            full: bool = False,
         ) -> dict[str, Outcome]: ...
 
         def finish(self, reload_id: str, commit: bool, deadline: float) -> dict[str, Outcome]: ...
@@ -80,8 +86,8 @@ def leave(member: Member) -> None:
     members.leave(member)
 
 
-def _spread(modules: tuple) -> ReloadResult:
-    return reimport_across(modules, members.current())
+def _spread(modules: tuple, full: bool = False) -> ReloadResult:
+    return reimport_across(modules, members.current(), full=full)
 
 
 def reimport_across(
@@ -90,6 +96,7 @@ def reimport_across(
     *,
     deadline: float = DEADLINE,
     here: bool = True,
+    full: bool = False,
 ) -> ReloadResult:
     """Reload ``modules`` in this process (unless ``here`` is false) and in every member's.
 
@@ -98,14 +105,15 @@ def reimport_across(
     within ``deadline`` seconds; else returns this process's
     :class:`ReloadResult` with ``processes`` holding every process's result.
     Module names this process has not loaded are shipped to the others from
-    the source their import would read here, and not reloaded here.
+    the source their import would read here, and not reloaded here.  ``full``
+    runs the targets' whole module bodies in every process.
     """
     started = time.perf_counter()
     others = list(others)
     local, texts = _shipment(list(modules), here)
     reload_id = uuid.uuid4().hex
     names = list(texts)
-    asked = [_Asking(m, reload_id, names, texts, deadline) for m in others]
+    asked = [_Asking(m, reload_id, names, texts, deadline, full) for m in others]
     outcomes: dict[str, Outcome] = {}
     failed: list[tuple[str, Outcome]] = []
     prepared: Prepared | None = None
@@ -113,7 +121,8 @@ def reimport_across(
     if local:
         try:
             with members.spreading():
-                prepared = prepare(*local, texts={n: texts[n] for n in texts if n in local})
+                local_texts = {n: texts[n] for n in texts if n in local}
+                prepared = prepare(*local, texts=local_texts, full=full)
         except ReloadError as e:
             local_error = e
             failed.append((local_name(), e.to_dict()))
@@ -203,22 +212,30 @@ class _Asking:
     """One member's prepare, running on a thread of its own so that members answer in parallel."""
 
     def __init__(
-        self, member: Member, reload_id: str, names: list[str], texts: dict, deadline: float
+        self,
+        member: Member,
+        reload_id: str,
+        names: list[str],
+        texts: dict,
+        deadline: float,
+        full: bool,
     ) -> None:
         self.member = member
         self.answer: dict[str, Outcome] | None = None
         self.done = threading.Event()
         self.thread = threading.Thread(
             target=self._run,
-            args=(reload_id, names, texts, deadline),
+            args=(reload_id, names, texts, deadline, full),
             name=f"reload_server-fleet-{member.name}",
             daemon=True,
         )
         self.thread.start()
 
-    def _run(self, reload_id: str, names: list[str], texts: dict, deadline: float) -> None:
+    def _run(
+        self, reload_id: str, names: list[str], texts: dict, deadline: float, full: bool
+    ) -> None:
         try:
-            self.answer = self.member.prepare(reload_id, names, texts, deadline)
+            self.answer = self.member.prepare(reload_id, names, texts, deadline, full=full)
         except BaseException as e:  # noqa: BLE001 - a member that cannot be asked failed to prepare
             self.answer = {self.member.name: _unreachable(self.member.name, e)}
         finally:
@@ -342,14 +359,22 @@ _pending: dict[str, _Pending] = {}
 _pending_lock = threading.Lock()
 
 
-def hold(reload_id: str, modules: list[str], texts: Mapping[str, str], deadline: float) -> Outcome:
+def hold(
+    reload_id: str,
+    modules: list[str],
+    texts: Mapping[str, str],
+    deadline: float,
+    full: bool = False,
+) -> Outcome:
     """Prepare this process's part on the calling thread, wait for :func:`finish`, then do it.
 
     Blocks the calling thread until the decision or ``deadline`` seconds
     (then aborts).  Returns the final outcome.  :func:`begin` runs it on a
     thread of its own; a server runs it as a job on the app's reload thread.
+    ``full`` runs the modules' whole bodies (the coordinator's ``full``).
     """
-    return _hold_then_forget(reload_id, _register(reload_id, deadline), modules, texts, deadline)
+    pending = _register(reload_id, deadline)
+    return _hold_then_forget(reload_id, pending, modules, texts, deadline, full)
 
 
 def prepared(reload_id: str, timeout: float, given_up: Callable[[], bool] | None = None) -> Outcome:
@@ -365,7 +390,13 @@ def prepared(reload_id: str, timeout: float, given_up: Callable[[], bool] | None
     return pending.first
 
 
-def begin(reload_id: str, modules: list[str], texts: Mapping[str, str], deadline: float) -> Outcome:
+def begin(
+    reload_id: str,
+    modules: list[str],
+    texts: Mapping[str, str],
+    deadline: float,
+    full: bool = False,
+) -> Outcome:
     """Prepare this process's part on a new thread; returns once prepared (or failed).
 
     For engines that call in on a thread that must not block (Dask's event
@@ -374,7 +405,7 @@ def begin(reload_id: str, modules: list[str], texts: Mapping[str, str], deadline
     pending = _register(reload_id, deadline)
     threading.Thread(
         target=_hold_then_forget,
-        args=(reload_id, pending, modules, texts, deadline),
+        args=(reload_id, pending, modules, texts, deadline, full),
         name="reload_server-fleet-part",
         daemon=True,
     ).start()
@@ -419,9 +450,10 @@ def _hold_then_forget(
     modules: list[str],
     texts: Mapping[str, str],
     deadline: float,
+    full: bool,
 ) -> Outcome:
     try:
-        return _hold(pending, modules, texts)
+        return _hold(pending, modules, texts, full)
     finally:
         # Kept a while after the end, so that a late prepared() or finish() still reads it.
         timer = threading.Timer(deadline, _forget, (reload_id, pending))
@@ -435,12 +467,12 @@ def _forget(reload_id: str, pending: _Pending) -> None:
             del _pending[reload_id]
 
 
-def _hold(pending: _Pending, modules: list[str], texts: Mapping[str, str]) -> Outcome:
+def _hold(pending: _Pending, modules: list[str], texts: Mapping[str, str], full: bool) -> Outcome:
     shipped.remember(texts)
     here = [m for m in modules if m in sys.modules]
     try:
         with members.spreading():
-            prepared_here = prepare(*here, texts=texts) if here else None
+            prepared_here = prepare(*here, texts=texts, full=full) if here else None
     except ReloadError as e:
         pending.first = pending.final = e.to_dict()
         pending.prepared.set()

@@ -22,7 +22,7 @@ _spreading = threading.local()
 
 
 def join(member: object, spread: Callable) -> None:
-    """Add ``member``; ``spread(modules)`` will run this process's reloads from now on."""
+    """Add ``member``; ``spread(modules, full=...)`` will run this process's reloads from now on."""
     global _spread
     with _lock:
         if member not in _members:

@@ -124,17 +124,9 @@ def reimport(*modules: str | ModuleType | os.PathLike[str], full: bool = False) 
     """
     spread = members.spreader()
     if spread is not None:
-        _forced_full.active = full  # the prepare this process runs for the fleet reads it
-        try:
-            return spread(modules)
-        finally:
-            _forced_full.active = False
+        return spread(modules, full=full)
     prepared = prepare(*modules, full=full)
     return prepared.commit()
-
-
-# ``reimport(full=True)`` reaching this process's own prepare through a fleet.
-_forced_full = threading.local()
 
 
 def prepare(
@@ -155,7 +147,6 @@ def prepare(
     """
     started = time.perf_counter()
     reload_lock.acquire()
-    full = full or getattr(_forced_full, "active", False)
     transaction = _Transaction(started, texts or {}, full)
     try:
         transaction.prepare(modules)

@@ -71,7 +71,13 @@ class CeleryWorkers:
         return sorted(node for reply in replies or () for node in reply)
 
     def prepare(
-        self, reload_id: str, modules: list[str], texts: dict[str, str], deadline: float
+        self,
+        reload_id: str,
+        modules: list[str],
+        texts: dict[str, str],
+        deadline: float,
+        *,
+        full: bool = False,
     ) -> dict[str, Outcome]:
         end = time.monotonic() + deadline
         nodes = self.workers()
@@ -85,6 +91,7 @@ class CeleryWorkers:
             "modules": modules,
             "texts": texts,
             "deadline": remaining,
+            "full": full,
         }
         # Stop listening a little before the deadline, so that the coordinator hears
         # which worker was silent rather than that this member was.
@@ -235,7 +242,12 @@ def _register_commands() -> None:
 
 
 def _prepare_command(
-    state: Any, reload_id: str, modules: list[str], texts: dict[str, str], deadline: float
+    state: Any,
+    reload_id: str,
+    modules: list[str],
+    texts: dict[str, str],
+    deadline: float,
+    full: bool = False,
 ) -> Outcome:
     """Prepare this worker's part; answers by ``deadline`` even if the new code has not finished."""
     answer: list[Outcome] = []
@@ -244,7 +256,7 @@ def _prepare_command(
     def run() -> None:
         try:
             shipped = texts if _accept_source else {}
-            answer.append(fleet.begin(reload_id, modules, shipped, deadline))
+            answer.append(fleet.begin(reload_id, modules, shipped, deadline, full))
         finally:
             done.set()
 

@@ -114,7 +114,13 @@ class DaskMember:
         self.installed = False
 
     def prepare(
-        self, reload_id: str, modules: list[str], texts: dict[str, str], deadline: float
+        self,
+        reload_id: str,
+        modules: list[str],
+        texts: dict[str, str],
+        deadline: float,
+        *,
+        full: bool = False,
     ) -> dict[str, Outcome]:
         if self.client.status in ("closing", "closed"):
             # A closed client has no workers to keep in step: reloads are this process's again.
@@ -135,6 +141,7 @@ class DaskMember:
                 codes,
                 answer_within,
                 deadline,
+                full,
                 on_error="return",
             )
         finally:
@@ -240,6 +247,7 @@ async def _prepare_on_worker(
     codes: dict[str, tuple[str, bytes, tuple]],
     answer_within: float,
     deadline: float,
+    full: bool = False,
 ) -> Outcome:
     """Start this worker's part; answer when prepared, or after ``answer_within`` seconds."""
     usable = _usable_codes(texts, codes)
@@ -253,7 +261,7 @@ async def _prepare_on_worker(
             # A prepared part waits for the decision for twice the deadline
             # before it aborts by itself: long enough for a commit decided at
             # the deadline to arrive.
-            box.append(fleet.begin(reload_id, modules, texts, 2 * deadline))
+            box.append(fleet.begin(reload_id, modules, texts, 2 * deadline, full))
         except BaseException as e:  # noqa: BLE001 - reported to the coordinator
             box.append(fleet.failure(f"{type(e).__name__}: {e}", "import"))
         finally:

@@ -64,9 +64,17 @@ class Sibling:
         self._preparing = threading.Event()
 
     def prepare(
-        self, reload_id: str, modules: list[str], texts: dict[str, str], deadline: float
+        self,
+        reload_id: str,
+        modules: list[str],
+        texts: dict[str, str],
+        deadline: float,
+        *,
+        full: bool = False,
     ) -> dict[str, dict[str, Any]]:
         params = {"reloadId": reload_id, "modules": modules, "deadline": deadline, **self.selection}
+        if full:
+            params["full"] = True
         self._preparing.set()
         try:
             return self._ask("reloadServer/prepare", params, deadline)

@@ -36,7 +36,7 @@ FINISH_WAIT = 60.0
 
 
 def parse_prepare_params(params: Any) -> tuple[str, list[str], dict[str, Any], float]:
-    """``{reloadId, modules, deadline, path?, force?, stale?}`` → (id, modules, selection, deadline)."""
+    """``{reloadId, modules, deadline, path?, force?, full?, stale?}`` → (id, modules, selection, deadline)."""
     if not isinstance(params, dict):
         raise JsonRpcInvalidParams("reloadServer/prepare params must be an object")
     reload_id = _reload_id(params)
@@ -55,6 +55,10 @@ def parse_prepare_params(params: Any) -> tuple[str, list[str], dict[str, Any], f
         if not isinstance(params["force"], bool):
             raise JsonRpcInvalidParams('reloadServer/prepare "force" must be a boolean')
         selection["force"] = params["force"]
+    if "full" in params:
+        if not isinstance(params["full"], bool):
+            raise JsonRpcInvalidParams('reloadServer/prepare "full" must be a boolean')
+        selection["full"] = params["full"]
     if "stale" in params:
         stale = params["stale"]
         roots = stale.get("roots") if isinstance(stale, dict) else None

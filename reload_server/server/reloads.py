@@ -115,7 +115,7 @@ def _reload(
             return outcome_dict(exc)
     try:
         # Members joined through core.fleet.join (a Dask client, say) take part as well.
-        result = reimport_across(names, [*others, *members.current()])
+        result = reimport_across(names, [*others, *members.current()], full=full)
     except ReloadError as exc:
         return fleet_outcome(exc)
     return fleet_outcome(result, skipped)
@@ -155,7 +155,9 @@ def part_job(
             }
         with reload_lock:
             names = _part_targets(modules, selection)
-        return fleet.hold(reload_id, names, {}, remaining)
+        # As in a single process, a forced reload runs whole.
+        full = bool(selection.get("full") or selection.get("force"))
+        return fleet.hold(reload_id, names, {}, remaining, full)
 
     return job
 

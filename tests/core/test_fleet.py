@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 from support.fleet import PartProcess
@@ -17,9 +18,9 @@ OLD = "def f():\n    return 'old'\n"
 def parts(project):
     started: list[PartProcess] = []
 
-    def start(count: int, *modules: str) -> list[PartProcess]:
+    def start(count: int, *modules: str, bytecode: bool = False) -> list[PartProcess]:
         for _ in range(count):
-            started.append(PartProcess(project.root, *modules))
+            started.append(PartProcess(project.root, *modules, bytecode=bytecode))
         return started[-count:]
 
     yield start
@@ -153,3 +154,28 @@ def test_a_module_imported_after_the_reload_comes_from_the_shipped_text(project,
         assert child.eval("__import__('m').f()") == "new"
     finally:
         child.close()
+
+
+def test_full_runs_the_whole_module_in_every_process(project, parts):
+    m = project.module("m", "TOKEN = object()\n" + OLD)
+    children = parts(2, "m")
+    tokens = [id(m.TOKEN)] + [c.eval("id(m.TOKEN)") for c in children]
+    project.edit("m", "TOKEN = object()\ndef f():\n    return 'new'\n")
+
+    fleet.reimport_across(["m"], children, full=True)
+
+    after = [id(m.TOKEN)] + [c.eval("id(m.TOKEN)") for c in children]
+    assert [a != b for a, b in zip(after, tokens)] == [True] * 3
+    assert [m.f()] + [c.eval("m.f()") for c in children] == ["new"] * 3
+
+
+def test_without_full_an_unchanged_statement_runs_in_no_process(project, parts, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as for most users: see PartProcess
+    m = project.module("m", "TOKEN = object()\n" + OLD)
+    children = parts(2, "m", bytecode=True)
+    tokens = [id(m.TOKEN)] + [c.eval("id(m.TOKEN)") for c in children]
+    project.edit("m", "TOKEN = object()\ndef f():\n    return 'new'\n")
+
+    fleet.reimport_across(["m"], children)
+
+    assert [id(m.TOKEN)] + [c.eval("id(m.TOKEN)") for c in children] == tokens

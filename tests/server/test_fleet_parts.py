@@ -19,7 +19,9 @@ LABEL_RAISES = 'def label():\n    return "v2"\n\n\nraise RuntimeError("not in th
 
 @pytest.fixture(scope="module")
 def shared(shared_app_factory):
-    return shared_app_factory()
+    # Imports write .pyc files, as they do for most users: a first reload then
+    # knows the code each module ran and re-runs only what changed.
+    return shared_app_factory(env={"PYTHONDONTWRITEBYTECODE": ""})
 
 
 @pytest.fixture
@@ -49,11 +51,9 @@ def lock_free(app) -> bool:
     )
 
 
-def prepare(editor, module, reload_id: str, deadline: float = TIMEOUT) -> dict:
-    return editor.request(
-        "reloadServer/prepare",
-        {"reloadId": reload_id, "modules": [module.name], "deadline": deadline},
-    )
+def prepare(editor, module, reload_id: str, deadline: float = TIMEOUT, full: bool = False) -> dict:
+    params = {"reloadId": reload_id, "modules": [module.name], "deadline": deadline}
+    return editor.request("reloadServer/prepare", {**params, "full": full})
 
 
 def finish(editor, reload_id: str, commit: bool) -> dict:
@@ -85,6 +85,19 @@ def test_between_prepare_and_commit_a_function_made_anew_is_new_only_through_the
     finish(editor, reload_id, commit=False)
 
     assert (looked_up, kept) == ("v2", "v1")
+
+
+def test_a_part_asked_for_full_runs_the_whole_module(shared, labels, editor):
+    labels.write(LABEL_V2)
+    reload_id = uuid.uuid4().hex
+
+    prepare(editor, labels, reload_id, full=True)
+    looked_up, kept = labels.eval("label()"), held(labels)
+    finish(editor, reload_id, commit=True)
+
+    # Run whole, the def made a new function: the held one follows only at the commit.
+    assert (looked_up, kept) == ("v2", "v1")
+    assert held(labels) == "v2"
 
 
 def test_finish_with_commit_makes_the_held_function_run_the_new_code(shared, labels, editor):
@@ -161,6 +174,7 @@ def test_a_reload_aborted_before_its_part_started_never_prepares(shared, labels,
         ("reloadServer/prepare", {"reloadId": "r", "modules": "x"}),
         ("reloadServer/prepare", {"reloadId": "r", "deadline": -1}),
         ("reloadServer/prepare", {"reloadId": "r", "stale": {"roots": "src"}}),
+        ("reloadServer/prepare", {"reloadId": "r", "full": "yes"}),
         ("reloadServer/finish", {"reloadId": "r"}),
         ("reloadServer/finish", ["r", True]),
     ],

@@ -22,10 +22,17 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 class PartProcess:
-    """One child process with the given modules imported, as a fleet member named ``pid N``."""
+    """One child process with the given modules imported, as a fleet member named ``pid N``.
 
-    def __init__(self, path: Path, *modules: str) -> None:
+    ``bytecode`` has its imports write ``.pyc`` files, as they do unless told
+    not to (this machine's environment tells them not to), so that its first
+    reload knows the code it ran.
+    """
+
+    def __init__(self, path: Path, *modules: str, bytecode: bool = False) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE_ROOT), str(path)])}
+        if bytecode:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.proc = subprocess.Popen(
             [sys.executable, str(PROGRAM), str(path), *modules],
             stdin=subprocess.PIPE,
@@ -68,9 +75,16 @@ class PartProcess:
     # -- the fleet member protocol ------------------------------------------------
 
     def prepare(
-        self, reload_id: str, modules: list[str], texts: dict[str, str], deadline: float
+        self,
+        reload_id: str,
+        modules: list[str],
+        texts: dict[str, str],
+        deadline: float,
+        *,
+        full: bool = False,
     ) -> dict[str, dict[str, Any]]:
         request = {"op": "prepare", "id": reload_id, "modules": modules, "texts": texts}
+        request["full"] = full
         return {self.name: self.ask({**request, "deadline": deadline}, timeout=deadline * 4)}
 
     def finish(self, reload_id: str, commit: bool, deadline: float) -> dict[str, dict[str, Any]]:

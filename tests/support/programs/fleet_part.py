@@ -32,7 +32,11 @@ def serve(request: dict) -> None:
     try:
         if op == "prepare":
             answer = fleet.begin(
-                request["id"], request["modules"], request["texts"], request["deadline"]
+                request["id"],
+                request["modules"],
+                request["texts"],
+                request["deadline"],
+                request.get("full", False),
             )
         elif op == "finish":
             answer = fleet.finish(request["id"], request["commit"])
