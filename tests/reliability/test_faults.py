@@ -36,6 +36,13 @@ def app(module_apps):
     return module_apps()
 
 
+@pytest.fixture(scope="module")
+def pyc_app(module_apps):
+    """An app whose imports write .pyc files, as most users' do: a first reload
+    knows the code each module ran, and re-runs only what changed."""
+    return module_apps(env={"PYTHONDONTWRITEBYTECODE": ""})
+
+
 def new_module(app: Any, text: str = V1, stem: str = "faulty") -> Any:
     mod = app.add_module(text, stem)
     # Live state and instances the app holds on to.
@@ -192,7 +199,10 @@ LOG = open(__file__ + ".log", "a")
 """
 
 
-def test_a_module_starting_threads_and_opening_files_at_import_reloads_and_keeps_serving(app):
+def test_a_module_starting_threads_and_opening_files_at_import_reloads_and_keeps_serving(
+    pyc_app,
+):
+    app = pyc_app
     mod = new_module(app, V1 + WORKER)
     old_thread, old_log = app.eval(f"(id({mod.name}.WORKER), id({mod.name}.LOG))")
     mod.write(V2 + WORKER)
