@@ -410,6 +410,9 @@ def plan(
     statements = _split(new, lines, package, alphabet)
     if any(s.full for s in statements):
         return None
+    # Of several bodies of one name (``typing.overload`` stubs before the real
+    # ``def``), the name can hold only the last one the module ran.
+    last_of_name = {name: code for i in old_instructions for name, code in i.bodies}
     taken: set[int] = set()
     claimed: set[int] = set()
     stale: list[object] = []
@@ -435,7 +438,7 @@ def plan(
                     found.add(name)
                     if not same:
                         edits.append((live, new_code))
-                elif verify and _has_function(ns, name):
+                elif verify and last_of_name.get(name) is old_code and _has_function(ns, name):
                     missed.add(name)
                 elif not same:
                     edits = None  # no live function to edit: the statement runs again

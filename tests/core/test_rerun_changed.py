@@ -313,3 +313,21 @@ def test_a_module_opts_in_with_reload_changed(project, monkeypatch):
     project.edit("m", src + "def f(): return 'new'\n")
     reimport("m")
     assert (m.f(), m.runs is runs, runs) == ("new", True, [1])
+
+
+def test_typing_overload_stubs_do_not_make_the_first_reload_run_whole(project):
+    log = project.module("log", "events = []\n")
+    source = (
+        "import typing\n"
+        "import log\n"
+        "log.events.append('ran')\n"
+        "@typing.overload\ndef f(x: int) -> int: ...\n"
+        "@typing.overload\ndef f(x: str) -> str: ...\n"
+        "def f(x):\n    return x\n"
+        "X = {}\n"
+    )
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    result = reimport("m")
+    assert log.events == ["ran"] and (m.f("a"), m.X) == ("a", 2)
+    assert not [n for n in result.notes if n.kind == "rerun"]
