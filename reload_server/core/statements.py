@@ -22,7 +22,8 @@ The plan (:class:`Plan`) says, per statement, one of:
   run again;
 - *run* — new or changed statements, unchanged statements that read or bind a
   name a statement that runs binds (in source order, transitively), and
-  imports of a module reloaded in the same transaction.
+  ``from m import NAME`` of a module ``m`` reloaded in the same transaction
+  whose reload rebinds ``NAME`` (or runs whole).
 
 The statements to run are compiled together, in source order, into one code
 object that keeps their line numbers.  A module that sets ``__reload__ =
@@ -229,14 +230,15 @@ class _Statement:
         self.binds: set[str] = set()
         self.reads: set[str] = set()
         self.whole = True  # its instructions are one contiguous run
-        self.imports: list[str] = []
+        # ``(module, names)`` of each import: the names ``from module import`` reads, None for ``import``.
+        self.imports: list[tuple[str, tuple[str, ...] | None]] = []
         self.full = False  # it sets ``__reload__ = "full"``
 
 
 class Plan:
     """How to reload one module: the code to run and the functions to give new code in place."""
 
-    __slots__ = ("code", "recode", "swapped", "stale", "ran", "kept")
+    __slots__ = ("code", "recode", "swapped", "stale", "ran", "kept", "rebound")
 
     def __init__(
         self,
@@ -245,6 +247,7 @@ class Plan:
         ran: int,
         kept: int,
         stale: list[object] | None = None,
+        rebound: frozenset[str] = frozenset(),
     ) -> None:
         #: The statements to run, compiled together in source order (None: nothing runs).
         self.code = code
@@ -258,6 +261,9 @@ class Plan:
         #: How many top-level statements run, and how many were left as they were.
         self.ran = ran
         self.kept = kept
+        #: The names the statements that run bind: what ``from module import``
+        #: in the modules reloaded after it must read again.
+        self.rebound = rebound
 
 
 _CLAUSES = ("else", "elif", "except", "finally")
@@ -333,9 +339,7 @@ def _split(code: CodeType, lines: list[str], package: str, alphabet: dict) -> li
             level, fromlist = recent
             base = absolute_name(ins.name, level if isinstance(level, int) else 0, package)
             if base:
-                s.imports.append(base)
-                if isinstance(fromlist, tuple):
-                    s.imports.extend(f"{base}.{x}" for x in fromlist)
+                s.imports.append((base, fromlist if isinstance(fromlist, tuple) else None))
         for nested in ins.nested:
             _nested_names(nested, s.reads)
         if ins.op in _HASCONST:
@@ -393,7 +397,7 @@ def plan(
     old: CodeType,
     ns: dict,
     package: str,
-    reloaded: set[str],
+    reloaded: dict[str, frozenset[str] | None],
     verify: bool,
 ) -> Plan | None:
     """What to run of ``new`` (compiled from ``data``) in ``ns``, whose module runs ``old``.
@@ -401,7 +405,9 @@ def plan(
     None when the module asks to run whole (``__reload__ = "full"``).  With
     ``verify`` (``old`` was read from a ``.pyc`` or cached lines, not recorded
     by a reload), raises :class:`Unknown` when a live function of an
-    unchanged statement does not run ``old``'s code for it.
+    unchanged statement does not run ``old``'s code for it.  ``reloaded`` maps
+    each module reloaded with it to the names its run rebinds (its plan's
+    ``rebound``), None while that is not known (it runs whole, or later).
     """
     alphabet: dict = {}
     old_instructions = _instructions_of(old)
@@ -423,7 +429,7 @@ def plan(
     for s in statements:
         verdict = _match(s, old_text, old_instructions, taken) if s.whole and s.text else None
         if verdict is not None and (
-            s.reads & bound or s.binds & bound or any(n in reloaded for n in s.imports)
+            s.reads & bound or s.binds & bound or _imports_rebound(s, reloaded)
         ):
             verdict = None  # it reads or rebinds what a statement that runs binds
         edits: list[tuple[FunctionType, CodeType]] | None = []
@@ -464,7 +470,22 @@ def plan(
         code = compile(
             "\n".join(padded), file, "exec", flags=new.co_flags & _FUTURE_FLAGS, dont_inherit=True
         )
-    return Plan(code, recode, len(run), kept, stale)
+    return Plan(code, recode, len(run), kept, stale, frozenset(bound))
+
+
+def _imports_rebound(s: _Statement, reloaded: dict[str, frozenset[str] | None]) -> bool:
+    """Whether ``s`` imports a name that a module reloaded with it rebinds.
+
+    ``import m`` binds the module object, which a reload keeps; ``from m import
+    f`` of a function or class that did not run again gets the same object.
+    """
+    for module, names in s.imports:
+        if names is None or module not in reloaded:
+            continue
+        rebound = reloaded[module]
+        if rebound is None or (rebound if "*" in names else rebound.intersection(names)):
+            return True
+    return False
 
 
 def _match(

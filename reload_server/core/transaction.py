@@ -364,12 +364,15 @@ class _Transaction:
             self.adapters = adapters.start()
             for adapter in self.adapters:
                 adapter.before_run(modules)
-            reloaded = {s.name for s in sources}
+            # What each run rebinds, for the ``from m import`` of the targets after it.
+            reloaded: dict[str, frozenset[str] | None] = dict.fromkeys(s.name for s in sources)
             for s in sources:
                 current = s
                 ns = s.module.__dict__
                 undo.snapshots.append(dict(ns))
                 s.plan = self._plan(s, reloaded)
+                if s.plan is not None:
+                    reloaded[s.name] = s.plan.rebound
                 if s.plan is None:
                     exec(s.code, ns)
                     continue
@@ -403,7 +406,7 @@ class _Transaction:
             del current
         return undo.snapshots
 
-    def _plan(self, s: Source, reloaded: set[str]) -> Plan | None:
+    def _plan(self, s: Source, reloaded: dict[str, frozenset[str] | None]) -> Plan | None:
         """What to run of ``s``: a :class:`.statements.Plan`, or None to run all of it."""
         if self.full or s in self.unimported:
             # Its ``__unimport__`` stopped what its top level starts: that must run again.

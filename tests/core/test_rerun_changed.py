@@ -331,3 +331,25 @@ def test_typing_overload_stubs_do_not_make_the_first_reload_run_whole(project):
     result = reimport("m")
     assert log.events == ["ran"] and (m.f("a"), m.X) == ("a", 2)
     assert not [n for n in result.notes if n.kind == "rerun"]
+
+
+def test_an_unchanged_from_import_of_a_name_the_other_reload_rebinds_runs_again(project):
+    a = project.module("a", "X = 1\n")
+    b = project.module("b", "from a import X\nY = X + 1\n")
+    project.edit("a", "X = 2\n")
+    project.edit("b", "from a import X\nY = X + 1\nZ = 0\n")
+    reimport("a", "b")
+    assert (a.X, b.X, b.Y) == (2, 2, 3)
+
+
+def test_an_instance_made_of_an_imported_class_the_other_reload_kept_stays_the_same_object(
+    project,
+):
+    source = "class K:\n    def f(self):\n        return {}\n"
+    project.module("a", source.format(1))
+    b = project.module("b", "from a import K\nINSTANCE = K()\n")
+    instance = b.INSTANCE
+    project.edit("a", source.format(2))
+    project.edit("b", "from a import K\nINSTANCE = K()\nZ = 0\n")
+    reimport("a", "b")
+    assert b.INSTANCE is instance and instance.f() == 2
