@@ -407,7 +407,7 @@ def plan(
     by a reload), raises :class:`Unknown` when a live function of an
     unchanged statement does not run ``old``'s code for it.  ``reloaded`` maps
     each module reloaded with it to the names its run rebinds (its plan's
-    ``rebound``), None while that is not known (it runs whole, or later).
+    ``rebound``; nothing for one that has not run yet), None for one that ran whole.
     """
     alphabet: dict = {}
     old_instructions = _instructions_of(old)

@@ -365,14 +365,18 @@ class _Transaction:
             for adapter in self.adapters:
                 adapter.before_run(modules)
             # What each run rebinds, for the ``from m import`` of the targets after it.
-            reloaded: dict[str, frozenset[str] | None] = dict.fromkeys(s.name for s in sources)
+            # A target that has not run yet holds the values its importers already
+            # have: nothing of it is rebound until it runs.
+            nothing: frozenset[str] = frozenset()
+            reloaded: dict[str, frozenset[str] | None] = dict.fromkeys(
+                (s.name for s in sources), nothing
+            )
             for s in sources:
                 current = s
                 ns = s.module.__dict__
                 undo.snapshots.append(dict(ns))
                 s.plan = self._plan(s, reloaded)
-                if s.plan is not None:
-                    reloaded[s.name] = s.plan.rebound
+                reloaded[s.name] = None if s.plan is None else s.plan.rebound
                 if s.plan is None:
                     exec(s.code, ns)
                     continue

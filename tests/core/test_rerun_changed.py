@@ -353,3 +353,23 @@ def test_an_instance_made_of_an_imported_class_the_other_reload_kept_stays_the_s
     project.edit("b", "from a import K\nINSTANCE = K()\nZ = 0\n")
     reimport("a", "b")
     assert b.INSTANCE is instance and instance.f() == 2
+
+
+def test_an_unchanged_import_from_a_module_reloaded_later_in_the_same_call_does_not_run_again(
+    project,
+):
+    log = project.module("log", "events = []\n")
+    source = (
+        "import typing\n"
+        "import log\n"
+        "if typing.TYPE_CHECKING:\n    from b import Thing\n"
+        "else:\n    Thing = None\n"
+        "log.events.append(Thing)\n"
+        "def f():\n    return {}\n"
+    )
+    a = project.module("a", source.format(1))
+    project.module("b", "from a import f\nclass Thing:\n    pass\n")
+    project.edit("a", source.format(2))
+    project.edit("b", "from a import f\nclass Thing:\n    pass\nZ = 0\n")
+    reimport("a", "b")
+    assert (log.events, a.f()) == ([None], 2)
