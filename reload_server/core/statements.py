@@ -53,6 +53,7 @@ _LOAD_CONST = dis.opmap["LOAD_CONST"]
 _RETURN_VALUE = dis.opmap.get("RETURN_VALUE", -1)
 _RETURN_CONST = dis.opmap.get("RETURN_CONST", -1)
 _IMPORT_NAME = dis.opmap["IMPORT_NAME"]
+_NOP = dis.opmap["NOP"]
 _BINDS = frozenset(
     dis.opmap[n] for n in ("STORE_NAME", "DELETE_NAME", "STORE_GLOBAL", "DELETE_GLOBAL")
 )
@@ -220,7 +221,18 @@ def _keep_fingerprints(statements: list[_Statement]) -> None:
 
 
 class _Statement:
-    __slots__ = ("first", "last", "text", "bodies", "binds", "reads", "whole", "imports", "full")
+    __slots__ = (
+        "first",
+        "last",
+        "text",
+        "bodies",
+        "binds",
+        "reads",
+        "whole",
+        "imports",
+        "full",
+        "inert",
+    )
 
     def __init__(self, first: int) -> None:
         self.first = first  # its first and last line
@@ -233,6 +245,10 @@ class _Statement:
         # ``(module, names)`` of each import: the names ``from module import`` reads, None for ``import``.
         self.imports: list[tuple[str, tuple[str, ...] | None]] = []
         self.full = False  # it sets ``__reload__ = "full"``
+        # Only NOPs: a string or ``...`` on its own.  Where the last statement
+        # of the old code is such a string, the implicit return took its line,
+        # so it matches nothing; run first, it would become the module's docstring.
+        self.inert = True
 
 
 class Plan:
@@ -328,6 +344,8 @@ def _split(code: CodeType, lines: list[str], package: str, alphabet: dict) -> li
             current = 0
         s = statements[current]
         texts[current].append(letter)
+        if ins.op != _NOP:
+            s.inert = False
         s.bodies.extend(ins.bodies)
         if ins.op in _BINDS:
             s.binds.add(ins.name)
@@ -427,6 +445,9 @@ def plan(
     bound: set[str] = set()
     kept = 0
     for s in statements:
+        if s.inert:
+            kept += 1
+            continue
         verdict = _match(s, old_text, old_instructions, taken) if s.whole and s.text else None
         if verdict is not None and (
             s.reads & bound or s.binds & bound or _imports_rebound(s, reloaded)

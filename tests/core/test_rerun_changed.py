@@ -373,3 +373,10 @@ def test_an_unchanged_import_from_a_module_reloaded_later_in_the_same_call_does_
     project.edit("b", "from a import f\nclass Thing:\n    pass\nZ = 0\n")
     reimport("a", "b")
     assert (log.events, a.f()) == ([None], 2)
+
+
+def test_a_line_added_after_a_trailing_string_keeps_the_module_docstring(project):
+    m = project.module("m", '"""The module."""\nX = 1\n"""About X."""\n')
+    project.edit("m", '"""The module."""\nX = 1\n"""About X."""\nY = 2\n')
+    reimport("m")
+    assert (m.__doc__, m.Y) == ("The module.", 2)
