@@ -437,6 +437,9 @@ def plan(
     # Of several bodies of one name (``typing.overload`` stubs before the real
     # ``def``), the name can hold only the last one the module ran.
     last_of_name = {name: code for i in old_instructions for name, code in i.bodies}
+    # The names of live functions that an unchanged body made, and of those none did.
+    found: set[str] = set()
+    missed: set[str] = set()
     taken: set[int] = set()
     claimed: set[int] = set()
     stale: list[object] = []
@@ -455,8 +458,6 @@ def plan(
             verdict = None  # it reads or rebinds what a statement that runs binds
         edits: list[tuple[FunctionType, CodeType]] | None = []
         if verdict is not None:
-            found: set[str] = set()
-            missed: set[str] = set()
             for name, old_code, new_code, same in verdict:
                 if same and not verify:
                     continue
@@ -470,16 +471,17 @@ def plan(
                 elif not same:
                     edits = None  # no live function to edit: the statement runs again
                     break
-            # A live function that none of the statement's bodies of its name made
-            # (of an ``if``/``else`` with a ``def`` in each branch, one made it).
-            if missed - found:
-                raise Unknown(sorted(missed - found)[0])
         if verdict is None or edits is None:
             run.append(s)
             bound |= s.binds
         else:
             kept += 1
             recode.extend(edits)
+    # A live function that none of the module's bodies of its name made (of a
+    # ``def`` in each branch of an ``if``, or a ``def`` and one in an ``if`` not
+    # taken after it, one made it).
+    if missed - found:
+        raise Unknown(sorted(missed - found)[0])
     _keep_fingerprints(statements)
     code = None
     if run:

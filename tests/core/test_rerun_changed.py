@@ -380,3 +380,22 @@ def test_a_line_added_after_a_trailing_string_keeps_the_module_docstring(project
     project.edit("m", '"""The module."""\nX = 1\n"""About X."""\nY = 2\n')
     reimport("m")
     assert (m.__doc__, m.Y) == ("The module.", 2)
+
+
+def test_a_def_in_an_if_not_taken_after_another_def_does_not_make_the_first_reload_run_whole(
+    project,
+):
+    log = project.module("log", "events = []\n")
+    source = (
+        "import log\n"
+        "log.events.append('ran')\n"
+        "PYPY = False\n"
+        "def f():\n    return 1\n"
+        "if PYPY:\n    def f():\n        return 2\n"
+        "X = {}\n"
+    )
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    result = reimport("m")
+    assert log.events == ["ran"] and (m.f(), m.X) == (1, 2)
+    assert not [n for n in result.notes if n.kind == "rerun"]
