@@ -33,6 +33,7 @@ object that keeps their line numbers.  A module that sets ``__reload__ =
 from __future__ import annotations
 import __future__
 
+import builtins
 import dis
 import functools
 import sys
@@ -397,6 +398,10 @@ class Unknown(Exception):
     """The old code is not what the module runs (a live function differs from it)."""
 
 
+class Whole(Exception):
+    """Running only what changed would not do what a restart does: the module must run whole."""
+
+
 def source_lines(data: bytes) -> list[str]:
     """The lines of a module's source bytes, as the compiler numbers them."""
     if b"coding" in data[:200]:
@@ -447,6 +452,7 @@ def plan(
     recode: list[tuple[FunctionType, CodeType]] = []
     bound: set[str] = set()
     kept = 0
+    binders = {name for s in statements for name in s.binds}
     for s in statements:
         if s.inert:
             kept += 1
@@ -472,6 +478,11 @@ def plan(
                     edits = None  # no live function to edit: the statement runs again
                     break
         if verdict is None or edits is None:
+            deleted = [n for n in s.reads - bound if n in binders and n not in ns]
+            if deleted and not all(hasattr(builtins, n) for n in deleted):
+                # ``del operator`` after the top level used it: only the whole
+                # module binds it again before the statement reads it.
+                raise Whole(f"a statement that runs reads {deleted[0]!r}, which it deleted")
             run.append(s)
             bound |= s.binds
         else:

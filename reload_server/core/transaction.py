@@ -442,6 +442,8 @@ class _Transaction:
                 )
             except statements.Unknown as e:
                 why = f"the .pyc of its previous version does not match the running {e}"
+            except statements.Whole as e:
+                why = str(e)
             except Exception as e:  # noqa: BLE001 - running all of it is always correct
                 why = f"what changed could not be told ({type(e).__name__}: {e})"
         self.notes.append(

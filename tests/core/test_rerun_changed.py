@@ -399,3 +399,20 @@ def test_a_def_in_an_if_not_taken_after_another_def_does_not_make_the_first_relo
     result = reimport("m")
     assert log.events == ["ran"] and (m.f(), m.X) == (1, 2)
     assert not [n for n in result.notes if n.kind == "rerun"]
+
+
+def test_a_changed_statement_reading_a_helper_the_module_deleted_runs_with_the_whole_module(
+    project,
+):
+    source = (
+        "import operator\n"
+        "WANTED = {}\n"
+        "TABLE = {{n: f for n, f in vars(operator).items() if n in WANTED}}\n"
+        "del WANTED\n"
+        "del operator\n"
+    )
+    m = project.module("m", source.format("{'add'}"))
+    project.edit("m", source.format("{'add', 'sub'}"))
+    reimport("m")
+    assert sorted(m.TABLE) == ["add", "sub"]
+    assert not hasattr(m, "operator") and not hasattr(m, "WANTED")
