@@ -378,6 +378,7 @@ class _Transaction:
                 s.plan = self._plan(s, reloaded)
                 reloaded[s.name] = None if s.plan is None else s.plan.rebound
                 if s.plan is None:
+                    _rebind_deleted_submodules(s)
                     exec(s.code, ns)
                     continue
                 for function, code in s.plan.recode:
@@ -766,6 +767,26 @@ def _merge_name(ns: dict, snap: dict, key: str, new: object, merger: Merger) -> 
     keep = merger.adopt(new) if old is MISSING else merger.merge(old, new, key)
     if keep is not new:
         ns[key] = keep
+
+
+def _rebind_deleted_submodules(s: Source) -> None:
+    """Give a package about to run whole the submodules its top level imports and then deletes.
+
+    Importing ``pkg.sub`` for the first time binds ``sub`` in ``pkg``; a body
+    that then does ``del sub`` finds it bound at start-up, but not when it runs
+    again (the submodule is loaded, so importing it binds nothing).
+    """
+    ns = s.module.__dict__
+    if "__path__" not in ns:
+        return
+    import dis
+
+    for instruction in dis.get_instructions(s.code):
+        name = instruction.argval
+        if instruction.opname == "DELETE_NAME" and name not in ns:
+            sub = sys.modules.get(f"{s.name}.{name}")
+            if sub is not None:
+                ns[name] = sub
 
 
 def _recode(function: FunctionType, code: CodeType) -> None:
