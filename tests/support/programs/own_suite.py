@@ -68,13 +68,18 @@ def run_suite(spec: dict) -> Outcomes:
 
 
 def library_modules(packages: list[str]) -> list[str]:
-    """The library's loaded modules, its test modules (which the suite imported) left out."""
+    """The library's modules loaded from their files, its test modules (which the suite imported) left out.
+
+    Left out too: modules a loader made otherwise (``tlz.functoolz``, which
+    ``tlz``'s loader fills with ``toolz.functoolz``'s names), which only name a file.
+    """
     return sorted(
         name
         for name, module in list(sys.modules.items())
         if name.split(".")[0] in packages
-        and getattr(module, "__file__", None)
         and "tests" not in name.split(".")
+        and getattr(module, "__file__", None)
+        and getattr(module.__spec__, "origin", None) == module.__file__
     )
 
 
