@@ -37,7 +37,7 @@ import builtins
 import dis
 import functools
 import sys
-from types import CodeType, FunctionType
+from types import CodeType, FunctionType, ModuleType
 
 from .sources import absolute_name
 
@@ -459,7 +459,10 @@ def plan(
             continue
         verdict = _match(s, old_text, old_instructions, taken) if s.whole and s.text else None
         if verdict is not None and (
-            s.reads & bound or s.binds & bound or _imports_rebound(s, reloaded)
+            s.reads & bound
+            or s.binds & bound
+            or _imports_rebound(s, reloaded)
+            or _reads_module_run_whole(s, ns, reloaded)
         ):
             verdict = None  # it reads or rebinds what a statement that runs binds
         edits: list[tuple[FunctionType, CodeType]] | None = []
@@ -519,6 +522,22 @@ def _imports_rebound(s: _Statement, reloaded: dict[str, frozenset[str] | None]) 
         rebound = reloaded[module]
         if rebound is None or (rebound if "*" in names else rebound.intersection(names)):
             return True
+    return False
+
+
+def _reads_module_run_whole(
+    s: _Statement, ns: dict, reloaded: dict[str, frozenset[str] | None]
+) -> bool:
+    """Whether ``s`` reads a module that ran whole in this call (``reg.register(...)``).
+
+    Its whole run made its state anew (an empty registry): what this module's
+    top level did with it at start-up must be done again, as a restart would.
+    """
+    for name in s.reads:
+        value = ns.get(name)
+        if isinstance(value, ModuleType):
+            if value.__name__ in reloaded and reloaded[value.__name__] is None:
+                return True
     return False
 
 

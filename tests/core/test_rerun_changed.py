@@ -416,3 +416,13 @@ def test_a_changed_statement_reading_a_helper_the_module_deleted_runs_with_the_w
     reimport("m")
     assert sorted(m.TABLE) == ["add", "sub"]
     assert not hasattr(m, "operator") and not hasattr(m, "WANTED")
+
+
+def test_an_unchanged_statement_calling_into_a_module_that_ran_whole_runs_again(project):
+    source = '__reload__ = "full"\nREGISTRY = {}\ndef register(k, v):\n    REGISTRY[k] = v\n'
+    reg = project.module("reg", source)
+    m = project.module("m", "import reg\nreg.register('a', 1)\ndef f():\n    return 1\n")
+    project.edit("reg", source + "Z = 0\n")
+    project.edit("m", "import reg\nreg.register('a', 1)\ndef f():\n    return 2\n")
+    reimport("reg", "m")
+    assert (reg.REGISTRY, m.f()) == ({"a": 1}, 2)
