@@ -23,7 +23,8 @@ The plan (:class:`Plan`) says, per statement, one of:
 - *run* — new or changed statements, unchanged statements that read or bind a
   name a statement that runs binds (in source order, transitively), and
   ``from m import NAME`` of a module ``m`` reloaded in the same transaction
-  whose reload rebinds ``NAME`` (or runs whole).
+  whose reload rebinds ``NAME`` (or runs whole), and unchanged statements
+  that read a module which ran whole in it.
 
 The statements to run are compiled together, in source order, into one code
 object that keeps their line numbers.  A module that sets ``__reload__ =
