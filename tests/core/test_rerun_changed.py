@@ -349,3 +349,116 @@ def test_with_whole_re_runs_as_the_default_a_module_opts_in_with_reload_changed(
     project.edit("m", src + "def f(): return 'new'\n")
     reimport("m")
     assert (m.f(), m.runs is runs, runs) == ("new", True, [1])
+
+
+def test_typing_overload_stubs_do_not_make_the_first_reload_run_whole(project):
+    log = project.module("log", "events = []\n")
+    source = (
+        "import typing\n"
+        "import log\n"
+        "log.events.append('ran')\n"
+        "@typing.overload\ndef f(x: int) -> int: ...\n"
+        "@typing.overload\ndef f(x: str) -> str: ...\n"
+        "def f(x):\n    return x\n"
+        "X = {}\n"
+    )
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    result = reimport("m")
+    assert log.events == ["ran"] and (m.f("a"), m.X) == ("a", 2)
+    assert not [n for n in result.notes if n.kind == "rerun"]
+
+
+def test_an_unchanged_from_import_of_a_name_the_other_reload_rebinds_runs_again(project):
+    a = project.module("a", "X = 1\n")
+    b = project.module("b", "from a import X\nY = X + 1\n")
+    project.edit("a", "X = 2\n")
+    project.edit("b", "from a import X\nY = X + 1\nZ = 0\n")
+    reimport("a", "b")
+    assert (a.X, b.X, b.Y) == (2, 2, 3)
+
+
+def test_an_instance_made_of_an_imported_class_the_other_reload_kept_stays_the_same_object(
+    project,
+):
+    source = "class K:\n    def f(self):\n        return {}\n"
+    project.module("a", source.format(1))
+    b = project.module("b", "from a import K\nINSTANCE = K()\n")
+    instance = b.INSTANCE
+    project.edit("a", source.format(2))
+    project.edit("b", "from a import K\nINSTANCE = K()\nZ = 0\n")
+    reimport("a", "b")
+    assert b.INSTANCE is instance and instance.f() == 2
+
+
+def test_an_unchanged_import_from_a_module_reloaded_later_in_the_same_call_does_not_run_again(
+    project,
+):
+    log = project.module("log", "events = []\n")
+    source = (
+        "import typing\n"
+        "import log\n"
+        "if typing.TYPE_CHECKING:\n    from b import Thing\n"
+        "else:\n    Thing = None\n"
+        "log.events.append(Thing)\n"
+        "def f():\n    return {}\n"
+    )
+    a = project.module("a", source.format(1))
+    project.module("b", "from a import f\nclass Thing:\n    pass\n")
+    project.edit("a", source.format(2))
+    project.edit("b", "from a import f\nclass Thing:\n    pass\nZ = 0\n")
+    reimport("a", "b")
+    assert (log.events, a.f()) == ([None], 2)
+
+
+def test_a_line_added_after_a_trailing_string_keeps_the_module_docstring(project):
+    m = project.module("m", '"""The module."""\nX = 1\n"""About X."""\n')
+    project.edit("m", '"""The module."""\nX = 1\n"""About X."""\nY = 2\n')
+    reimport("m")
+    assert (m.__doc__, m.Y) == ("The module.", 2)
+
+
+def test_a_def_in_an_if_not_taken_after_another_def_does_not_make_the_first_reload_run_whole(
+    project,
+):
+    log = project.module("log", "events = []\n")
+    source = (
+        "import log\n"
+        "log.events.append('ran')\n"
+        "PYPY = False\n"
+        "def f():\n    return 1\n"
+        "if PYPY:\n    def f():\n        return 2\n"
+        "X = {}\n"
+    )
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    result = reimport("m")
+    assert log.events == ["ran"] and (m.f(), m.X) == (1, 2)
+    assert not [n for n in result.notes if n.kind == "rerun"]
+
+
+def test_a_changed_statement_reading_a_helper_the_module_deleted_runs_with_the_whole_module(
+    project,
+):
+    source = (
+        "import operator\n"
+        "WANTED = {}\n"
+        "TABLE = {{n: f for n, f in vars(operator).items() if n in WANTED}}\n"
+        "del WANTED\n"
+        "del operator\n"
+    )
+    m = project.module("m", source.format("{'add'}"))
+    project.edit("m", source.format("{'add', 'sub'}"))
+    reimport("m")
+    assert sorted(m.TABLE) == ["add", "sub"]
+    assert not hasattr(m, "operator") and not hasattr(m, "WANTED")
+
+
+def test_an_unchanged_statement_calling_into_a_module_that_ran_whole_runs_again(project):
+    source = '__reload__ = "full"\nREGISTRY = {}\ndef register(k, v):\n    REGISTRY[k] = v\n'
+    reg = project.module("reg", source)
+    m = project.module("m", "import reg\nreg.register('a', 1)\ndef f():\n    return 1\n")
+    project.edit("reg", source + "Z = 0\n")
+    project.edit("m", "import reg\nreg.register('a', 1)\ndef f():\n    return 2\n")
+    reimport("reg", "m")
+    assert (reg.REGISTRY, m.f()) == ({"a": 1}, 2)

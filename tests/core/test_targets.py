@@ -76,3 +76,43 @@ def test_the_star_import_cache_keeps_one_entry_per_package_file(project):
         sizes.append(len(transaction._star_cache))
     assert sizes == [sizes[0]] * 4
     assert transaction._star_cache[targets.source_file(pkg)][1] == ("pkg.sub",)
+
+
+class _Mirror:
+    """A loader that makes a module of another module's names, as ``tlz`` does of ``toolz``."""
+
+    def __init__(self, of):
+        self.of = of
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        module.__dict__.update({k: v for k, v in vars(self.of).items() if not k.startswith("__")})
+        module.__file__ = self.of.__file__
+
+
+def _mirror(name, of):
+    import importlib.machinery
+    import importlib.util
+
+    spec = importlib.machinery.ModuleSpec(name, _Mirror(of))
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_module_a_loader_made_of_another_module_s_names_is_refused(project):
+    a = project.module("a", "X = 1\n")
+    _mirror("mirror", a)
+    with pytest.raises(ReloadError) as e:
+        reimport("mirror")
+    assert e.value.phase == "resolve"
+
+
+def test_a_path_reloads_the_module_it_is_the_source_of_not_a_mirror_naming_it(project):
+    a = project.module("a", "X = 1\n")
+    mirror = _mirror("mirror", a)
+    project.edit("a", "X = 2\n")
+    result = reimport(a.__file__)
+    assert (result.modules, a.X, mirror.X) == (("a",), 2, 1)

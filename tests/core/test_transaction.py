@@ -375,3 +375,11 @@ def test_a_commit_step_that_raises_is_a_reload_error_that_says_to_restart(projec
     assert transaction.reload_lock.acquire(blocking=False)
     transaction.reload_lock.release()
     assert m.f() == "new"
+
+
+def test_a_package_that_deletes_the_submodule_it_imported_from_runs_whole_again(project):
+    project.write("pkg/helpers.py", "def merge():\n    return 1\n")
+    pkg = project.package("pkg", "from .helpers import merge\nX = 1\ndel helpers\n")
+    project.edit("pkg", "from .helpers import merge\nX = 2\ndel helpers\n", package=True)
+    reimport("pkg", full=True)
+    assert (pkg.X, pkg.merge(), hasattr(pkg, "helpers")) == (2, 1, False)
