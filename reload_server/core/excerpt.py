@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import dis
+import opcode
 import sys
 from types import CodeType
 
@@ -28,6 +29,10 @@ _LOAD_CONST = dis.opmap["LOAD_CONST"]
 _RETURN_VALUE = dis.opmap["RETURN_VALUE"]
 _HASCONST = frozenset(dis.hasconst)
 _HAVE_ARGUMENT = dis.HAVE_ARGUMENT
+# Inline cache units after each opcode (3.11: a list by opcode).
+_CACHES = getattr(opcode, "_inline_cache_entries", None) if _SUPPORTED else None
+if not isinstance(_CACHES, list) or len(_CACHES) != 256:
+    _SUPPORTED = False
 # Control flow, and what needs the whole module's set-up to run.
 _REFUSED = frozenset(
     [*dis.hasjrel, *dis.hasjabs, _RETURN_VALUE]
@@ -116,11 +121,9 @@ def _groups(raw: bytes) -> list[tuple[int, int, int, int, int]]:
         while raw[2 * u] == _EXTENDED_ARG:
             ext = (ext | raw[2 * u + 1]) << 8
             u += 1
-        op, arg = raw[2 * u], raw[2 * u + 1] | ext
-        end = u + 1
-        while end < units and raw[2 * end] == _CACHE:
-            end += 1
-        groups.append((start, end, op, arg, u))
+        op = raw[2 * u]
+        end = u + 1 + _CACHES[op]
+        groups.append((start, end, op, raw[2 * u + 1] | ext, u))
         u = end
     return groups
 
@@ -157,22 +160,39 @@ def _index(consts: list, value: object) -> int:
 
 
 def _linetable(positions: list[tuple], tail: int, firstline: int) -> bytes:
-    """The 3.11 location table of these positions, one entry per code unit, then ``tail``
-    units with no location."""
+    """The 3.11 location table of these positions, one per code unit, then ``tail`` units
+    with no location.  Runs of equal positions (an instruction and its caches) share an
+    entry, in the long form (header ``0xF0``) or the no-location one (``0xF8``)."""
     out = bytearray()
     previous = firstline
-    for line, end_line, col, end_col in positions:
+    count = len(positions)
+    i = 0
+    while i < count:
+        here = positions[i]
+        j = i + 1
+        while j < count and j - i < 8 and positions[j] == here:
+            j += 1
+        line, end_line, col, end_col = here
         if line is None:
-            out.append(0x80 | (15 << 3))
-            continue
-        out.append(0x80 | (14 << 3))
-        _svarint(out, line - previous)
-        _varint(out, (end_line if end_line is not None else line) - line)
-        _varint(out, col + 1 if col is not None else 0)
-        _varint(out, end_col + 1 if end_col is not None else 0)
-        previous = line
+            out.append(0xF8 | (j - i - 1))
+        else:
+            out.append(0xF0 | (j - i - 1))
+            delta = line - previous
+            fields = (
+                (-delta << 1) | 1 if delta < 0 else delta << 1,
+                end_line - line if end_line is not None else 0,
+                col + 1 if col is not None else 0,
+                end_col + 1 if end_col is not None else 0,
+            )
+            if max(fields) < 64:
+                out += bytes(fields)
+            else:
+                for value in fields:
+                    _varint(out, value)
+            previous = line
+        i = j
     if tail:
-        out.append(0x80 | (15 << 3) | (tail - 1))
+        out.append(0xF8 | (tail - 1))
     return bytes(out)
 
 
@@ -181,7 +201,3 @@ def _varint(out: bytearray, value: int) -> None:
         out.append(0x40 | (value & 63))
         value >>= 6
     out.append(value)
-
-
-def _svarint(out: bytearray, value: int) -> None:
-    _varint(out, (-value << 1) | 1 if value < 0 else value << 1)
