@@ -4,13 +4,15 @@ The everyday edit changes a few lines of one function.  Compiling the whole
 file and comparing every top-level statement (:mod:`.statements`) costs more
 than :func:`importlib.reload`, which compiles and runs it.  When the new bytes
 differ from those the module's code was compiled from only within one
-top-level function or one method of a top-level class, and no line moved,
-only that definition's lines are compiled, old and new, each at its own lines
-and columns (a method inside a class statement of its class's name, so that
-its qualified name and private names are the class's).  If their instructions
-outside the body are the same (decorators, defaults, annotations), the new
-module code is the old one with that function's code replaced: what compiling
-the file would give, but for where the definition's last instruction ends.
+top-level function or one method of a top-level class, only that definition's
+lines are compiled, old and new, each at its own lines and columns (a method
+inside a class statement of its class's name, so that its qualified name and
+private names are the class's).  If their instructions outside the body are
+the same (decorators, defaults, annotations), the new module code is the old
+one with that function's code replaced and, when the edit added or removed
+lines, the code after it moved to its new lines (3.11's location table): what
+compiling the file would give, but for the column where the definition's last
+instruction ends.
 
 The plan is then to give the live function the new code (:func:`plan`); when
 there is no such function the caller plans as usual, and a module that runs
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from types import CodeType
 
+from .excerpt import SUPPORTED, location_table
 from .statements import (
     _FUTURE_FLAGS,
     Plan,
@@ -44,21 +47,30 @@ def derive(file: str, old: CodeType, old_data: bytes, data: bytes) -> CodeType |
         return None  # the definition's lines alone would lose the encoding
     old_lines = old_data.split(b"\n")
     new_lines = data.split(b"\n")
-    if len(old_lines) != len(new_lines):
-        return None  # lines moved: every later definition's code changes
-    first = _common_prefix(old_lines, new_lines)
-    if first == len(old_lines):
+    first = _common_prefix(old_lines, new_lines)  # lines before the change
+    if first == len(old_lines) == len(new_lines):
         return None  # the same bytes: a forced reload runs the module whole
-    last = len(old_lines) - _common_prefix(old_lines[::-1], new_lines[::-1])  # 1-based
-    where = _enclosing(old, first + 1, last)
+    tail = min(
+        _common_prefix(old_lines[::-1], new_lines[::-1]),
+        min(len(old_lines), len(new_lines)) - first,
+    )
+    moved = len(new_lines) - len(old_lines)  # how far the lines after the change move
+    if moved and not SUPPORTED:
+        return None
+    last = len(old_lines) - tail  # the last old line changed (1-based)
+    # Lines only inserted: between line ``first`` and the next, both in the function.
+    low, high = (first + 1, last) if last > first else (first, first + 1)
+    where = _enclosing(old, low, high)
     if where is None:
         return None
     owner, function = where
     start = function.co_firstlineno
     end = _last_line(function)
+    if end + moved < start:
+        return None
     flags = old.co_flags & _FUTURE_FLAGS
     old_small = _compile_lines(old_lines, start, end, owner, file, flags)
-    new_small = _compile_lines(new_lines, start, end, owner, file, flags)
+    new_small = _compile_lines(new_lines, start, end + moved, owner, file, flags)
     if old_small is None or new_small is None:
         return None
     old_shell, old_body = old_small
@@ -68,10 +80,10 @@ def derive(file: str, old: CodeType, old_data: bytes, data: bytes) -> CodeType |
     if _same_body(old_body, function) is False:
         return None  # the bytes kept are not those the running code came from
     if owner is None:
-        new = _replace_const(old, function, new_body)
+        new = _replace(old, function, new_body, first + 1, last, moved)
     else:
-        body = _replace_const(owner, function, new_body)
-        new = _replace_const(old, owner, body)
+        body = _replace(owner, function, new_body, first + 1, last, moved)
+        new = None if body is None else _replace(old, owner, body, first + 1, last, moved)
     if new is None:
         return None
     _derived[id(new)] = (new, old, function.co_qualname, function, new_body)
@@ -181,10 +193,45 @@ def _compile_lines(
     return keys, functions[0]
 
 
-def _replace_const(code: CodeType, old: CodeType, new: CodeType) -> CodeType | None:
+def _replace(
+    code: CodeType, old: CodeType, new: CodeType, low: int, last: int, moved: int
+) -> CodeType | None:
+    """``code`` with its constant ``old`` replaced by ``new``, and, when lines moved, what
+    follows the change (old line ``last``) on its new lines.
+
+    None when ``code`` has instructions of its own on the changed lines (``low``…``last``,
+    none when lines were only inserted): their new positions are not known without
+    compiling it.
+    """
     consts = list(code.co_consts)
     at = [i for i, c in enumerate(consts) if c is old]
     if len(at) != 1:
         return None
     consts[at[0]] = new
-    return code.replace(co_consts=tuple(consts))
+    if not moved:
+        return code.replace(co_consts=tuple(consts))
+    for i, c in enumerate(consts):
+        if isinstance(c, CodeType) and c is not new and c.co_firstlineno > last:
+            consts[i] = _moved(c, moved)
+    positions = []
+    for line, end_line, col, end_col in code.co_positions():
+        if line is not None and low <= line <= last:
+            return None
+        if line is not None and line > last:
+            line += moved
+        if end_line is not None and end_line >= low:
+            # Only the definition's own instructions span into the change: to its end.
+            end_line += moved
+        positions.append((line, end_line, col, end_col))
+    table = location_table(positions, 0, code.co_firstlineno)
+    moved_code = code.replace(co_consts=tuple(consts), co_linetable=table)
+    if list(moved_code.co_positions()) != positions:
+        return None
+    return moved_code
+
+
+def _moved(code: CodeType, lines: int) -> CodeType:
+    """``code`` and the code nested in it, ``lines`` further down (its positions count from
+    its first line)."""
+    consts = tuple(_moved(c, lines) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)

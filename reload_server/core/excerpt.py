@@ -21,7 +21,8 @@ import opcode
 import sys
 from types import CodeType
 
-_SUPPORTED = sys.version_info[:2] == (3, 11)
+#: Whether this Python's code layout and location table are the ones this module writes.
+SUPPORTED = sys.version_info[:2] == (3, 11)
 _CACHE = dis.opmap.get("CACHE", -1)
 _EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
 _RESUME = dis.opmap.get("RESUME", -1)
@@ -30,9 +31,9 @@ _RETURN_VALUE = dis.opmap["RETURN_VALUE"]
 _HASCONST = frozenset(dis.hasconst)
 _HAVE_ARGUMENT = dis.HAVE_ARGUMENT
 # Inline cache units after each opcode (3.11: a list by opcode).
-_CACHES = getattr(opcode, "_inline_cache_entries", None) if _SUPPORTED else None
+_CACHES = getattr(opcode, "_inline_cache_entries", None) if SUPPORTED else None
 if not isinstance(_CACHES, list) or len(_CACHES) != 256:
-    _SUPPORTED = False
+    SUPPORTED = False
 # Control flow, and what needs the whole module's set-up to run.
 _REFUSED = frozenset(
     [*dis.hasjrel, *dis.hasjabs, _RETURN_VALUE]
@@ -43,7 +44,7 @@ _REFUSED = frozenset(
 def cut(code: CodeType, ranges: list[tuple[int, int]]) -> CodeType | None:
     """The module code that runs only the statements on lines ``ranges`` (first, last; in
     source order) of ``code``, or None when they cannot be cut out safely."""
-    if not _SUPPORTED or code.co_exceptiontable or not ranges:
+    if not SUPPORTED or code.co_exceptiontable or not ranges:
         return None
     raw = code.co_code
     positions = list(code.co_positions())
@@ -94,7 +95,7 @@ def cut(code: CodeType, ranges: list[tuple[int, int]]) -> CodeType | None:
     if none > 255:
         return None
     out += bytes((_LOAD_CONST, none, _RETURN_VALUE, 0))
-    table = _linetable(
+    table = location_table(
         [positions[u] for g in kept for u in range(g[0], g[1])], 2, code.co_firstlineno
     )
     try:
@@ -159,7 +160,7 @@ def _index(consts: list, value: object) -> int:
     return len(consts) - 1
 
 
-def _linetable(positions: list[tuple], tail: int, firstline: int) -> bytes:
+def location_table(positions: list[tuple], tail: int, firstline: int) -> bytes:
     """The 3.11 location table of these positions, one per code unit, then ``tail`` units
     with no location.  Runs of equal positions (an instruction and its caches) share an
     entry, in the long form (header ``0xF0``) or the no-location one (``0xF8``)."""

@@ -92,6 +92,41 @@ def test_a_body_edit_that_adds_lines_runs_the_new_code(project):
     assert held() == 3 and m.g() == "g"
 
 
+def test_a_body_edit_that_removes_lines_runs_the_new_code(project):
+    source = "def f():\n{}\n\ndef g():\n    return 'g'\n"
+    m = _loaded(project, "m", source, "    x = 1\n    return x", "    x = 2\n    return x")
+    held = m.f
+    project.edit("m", source.format("    return 3"))
+    reimport("m")
+    assert held() == 3 and m.g() == "g"
+
+
+def test_after_an_edit_adding_lines_an_edit_below_it_reports_the_file_s_lines(project):
+    source = "def f():\n{}\n\n\ndef g():\n    y = 1\n    {}\n"
+    m = _loaded(project, "m", source.format("    return 1", "{}"), "return y", "return y + 1")
+    project.edit("m", source.format("    x = 2\n    x += 1\n    return x", "return y + 1"))
+    reimport("m")
+    project.edit("m", source.format("    x = 2\n    x += 1\n    return x", "raise ValueError(y)"))
+    reimport("m")
+    with pytest.raises(ValueError) as raised:
+        m.g()
+    last = traceback.extract_tb(raised.value.__traceback__)[-1]
+    assert (last.lineno, last.line) == (9, "raise ValueError(y)")
+    assert m.f() == 3
+
+
+def test_a_method_edit_adding_lines_keeps_the_methods_below_it_working(project):
+    source = (
+        "class Base:\n    def m(self):\n        return 'base'\n\n"
+        "class K(Base):\n    def a(self):\n{}\n\n    def m(self):\n        return super().m()\n"
+    )
+    m = _loaded(project, "m", source, "        return 1", "        return 2")
+    obj = m.K()
+    project.edit("m", source.format("        x = 3\n        return x"))
+    reimport("m")
+    assert (obj.a(), obj.m()) == (3, "base")
+
+
 def test_a_traceback_from_an_edited_body_shows_the_file_s_line(project):
     source = "X = 1\n\n\ndef f():\n    y = 1\n    {}\n"
     m = _loaded(project, "m", source, "return y", "return y + 1")
