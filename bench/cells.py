@@ -751,32 +751,108 @@ def reimporter_timers(importlib_too: bool = True) -> _PhaseTimers:
     return timers
 
 
+#: What the ``--frameworks`` phases cell imports and uses: a real app's heap of
+#: framework objects and classes (issue 15).
+FRAMEWORKS = ("flask", "sqlalchemy", "pydantic")
+
+
+def _load_frameworks() -> dict[str, Any]:
+    """Import Flask, SQLAlchemy and pydantic and make a little of each, as an app would.
+
+    Returns what was made (held for the cell's life) and the modules loaded.
+    """
+    before = len(sys.modules)
+    import flask
+    import pydantic
+    import sqlalchemy
+    from sqlalchemy import orm
+
+    app = flask.Flask("benchapp")
+    for i in range(20):
+        app.add_url_rule(f"/r{i}", f"r{i}", lambda i=i: str(i))
+
+    class Model(orm.DeclarativeBase):
+        pass
+
+    tables = [
+        type(
+            f"Row{i}",
+            (Model,),
+            {
+                "__tablename__": f"row{i}",
+                "id": orm.mapped_column(sqlalchemy.Integer, primary_key=True),
+                "name": orm.mapped_column(sqlalchemy.String(20)),
+            },
+        )
+        for i in range(20)
+    ]
+    orm.configure_mappers()
+    schemas = [
+        pydantic.create_model(f"Schema{i}", id=(int, ...), name=(str, "x")) for i in range(20)
+    ]
+    rows = [s(id=i, name="n").model_dump() for i, s in enumerate(schemas)]
+    return {
+        "held": (app, Model, tables, schemas, rows),
+        "modules": len(sys.modules) - before,
+    }
+
+
 def cell_phases(args: argparse.Namespace) -> None:
     """Where reload_server's reimport spends its time, phase by phase, without a profiler.
 
     Wraps the reimporter's phase functions and every step of its commit with
     timers (when they exist under these names), and times ``importlib.reload``'s
-    own compile and read the same way, on the same module and heap.
+    own compile and read the same way, on the same heap.  The tools take turns;
+    ``importlib.reload`` reloads a copy of the module (:data:`gen.IL_MODULE`) with
+    the same source, so each tool finds its module as its own last reload left it.
+    ``--frameworks`` imports Flask, SQLAlchemy and pydantic first (issue 15);
+    ``--edit one`` changes one function's body per version instead of every body.
     """
+    frameworks = _load_frameworks() if args.frameworks else None
     timers = reimporter_timers()
     root = _project("bench-phases-", _sizes(args))
+    only = args.functions // 2 if args.edit == "one" else None
+    gen.write_version(root, 0, name=gen.IL_MODULE, **_sizes(args))
     mod = _import_project()
+    mod_il = importlib.import_module(gen.IL_MODULE)
     heap = populate(args.n)
+    edited = gen.fname(only if only is not None else 0)
+    held = getattr(mod, edited)  # an old reference: it must run each new version
     import reload_server
 
+    emit(
+        "SETUP",
+        {
+            "n": len(heap),
+            "edit": args.edit,
+            "edited": edited,
+            "frameworks": frameworks["modules"] if frameworks else None,
+            "modules": len(sys.modules),
+            "gc_tracked": len(gc.get_objects()),
+        },
+    )
     totals: dict[str, list[float]] = {"reload_server": [], "importlib": []}
+    wrong: list[str] = []
     for k in range(1, 2 * args.reloads + 1):
-        gen.write_version(root, k, **_sizes(args))
-        gc.collect()
         which = "reload_server" if k % 2 else "importlib"
+        name = gen.MODULE if which == "reload_server" else gen.IL_MODULE
+        gen.write_version(root, k, name=name, only=only, **_sizes(args))
+        gc.collect()
         timers.next()
         t0 = time.perf_counter()
         if which == "reload_server":
             reload_server.reimport(mod)
         else:
-            importlib.reload(mod)
+            importlib.reload(mod_il)
         totals[which].append(time.perf_counter() - t0)
-    emit("RESULT", {"n": len(heap), "totals": totals, "phases": timers.timings})
+        if which == "reload_server" and (held(1)[0], getattr(mod, edited)(1)[0]) != (k, k):
+            wrong.append(f"reload {k}: {edited} runs {held(1)[0]}")
+        if which == "importlib" and getattr(mod_il, edited)(1)[0] != k:
+            wrong.append(f"reload {k}: importlib's {edited} runs {mod_il.__dict__[edited](1)[0]}")
+    emit(
+        "RESULT",
+        {"n": len(heap), "totals": totals, "phases": timers.timings, "wrong": wrong},
+    )
 
 
 # -- 7. many loaded modules --------------------------------------------------------
@@ -919,6 +995,8 @@ def main(argv: list[str] | None = None) -> None:
     ph.add_argument("--reloads", type=int, default=9)
     ph.add_argument("--functions", type=int, default=gen.N_FUNCTIONS)
     ph.add_argument("--classes", type=int, default=gen.N_CLASSES)
+    ph.add_argument("--frameworks", action="store_true", help="import Flask, SQLAlchemy, pydantic")
+    ph.add_argument("--edit", choices=("all", "one"), default="all", help="every body, or one")
     mm = sub.add_parser("manymods")
     mm.add_argument("--count", type=int, default=10_000)
     mm.add_argument("--reloads", type=int, default=11)

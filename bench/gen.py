@@ -23,6 +23,11 @@ N_CLASSES = 50
 MODULE = "benchmod"
 SUBMODULE = "benchsub"
 USERMODULE = "benchuser"
+# A copy of ``benchmod`` that only ``importlib.reload`` reloads, where both tools
+# take turns in one process: reload_server's reimport, like an app's, then finds
+# its own module as its last reload left it (an importlib.reload in between
+# would make it run the whole module, not only what changed).
+IL_MODULE = "benchmod_il"
 
 # Every version is dated this far apart, so mtime-based checks (IPython's, the
 # .pyc validation of importlib) always see a change, whatever the clock does.
@@ -42,13 +47,16 @@ def module_source(
     n_functions: int = N_FUNCTIONS,
     n_classes: int = N_CLASSES,
     constant: bool = True,
+    only: int | None = None,
 ) -> str:
     """The source of ``benchmod`` at ``version``: every body differs between versions.
 
     ``constant=False`` leaves out ``VERSION = version``, the one module-level
-    value that is not a function or class.
+    value that is not a function or class.  ``only=i``: the one-function edit,
+    version 0 everywhere but in the body of function ``i``, which returns
+    ``version`` (every version has the same lines, only that body differs).
     """
-    v = version
+    v = version if only is None else 0
     out = [f'"""Generated benchmark module, version {v}."""', ""]
     out += [f"VERSION = {v}", ""] if constant else []
     out += [
@@ -62,11 +70,12 @@ def module_source(
         "",
     ]
     for i in range(n_functions):
+        fv = version if i == only else v
         out += [
             f"def {fname(i)}(x, y=1):",
-            f'    """{fname(i)}, version {v}."""',
-            f"    a = x * y + {i + v}",
-            f"    return ({v}, a - {v})",
+            f'    """{fname(i)}, version {fv}."""',
+            f"    a = x * y + {i + fv}",
+            f"    return ({fv}, a - {fv})",
             "",
             "",
         ]
@@ -127,10 +136,15 @@ def _stamp(path: Path, version: int) -> None:
     os.utime(path, (t, t))
 
 
-def write_version(root: Path, version: int, name: str = MODULE, **sizes: int) -> Path:
-    """Write ``name``.py at ``version`` under ``root``, dated after every earlier version."""
+def write_version(
+    root: Path, version: int, name: str = MODULE, only: int | None = None, **sizes: int
+) -> Path:
+    """Write ``name``.py at ``version`` under ``root``, dated after every earlier version.
+
+    ``only``: the one-function edit (:func:`module_source`).
+    """
     path = root / f"{name}.py"
-    path.write_text(module_source(version, **sizes))
+    path.write_text(module_source(version, only=only, **sizes))
     _stamp(path, version)
     importlib.invalidate_caches()
     return path

@@ -9,6 +9,8 @@ other processes during a fleet reload.
 - ``fleet`` / ``members`` / ``shipped``: one reload across processes (prepare, then
   commit or abort everywhere), who takes part, and source text shipped to them.
 - ``statements``: which top-level statements changed, and what of a module to run again.
+- ``excerpt``: the statements a reload runs, cut out of the compiled module code.
+- ``bodyedit``: an edit inside one function body, its new code made without compiling the file.
 - ``ordering``: the order a restart would run modules in.
 - ``merge``: old functions, classes and instances take on the new code.
 - ``graveyard``: functions and classes an edit removed, revived when an edit restores them.

@@ -19,6 +19,10 @@ from types import CodeType, ModuleType
 from . import shipped
 from .results import Note
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _op = opcode.opmap
 STORE_NAME = _op["STORE_NAME"]
 DELETE_NAME = _op["DELETE_NAME"]
@@ -59,6 +63,7 @@ class Source:
         "reads",
         "data",
         "plan",
+        "derived",
     )
 
     def __init__(
@@ -94,6 +99,9 @@ class Source:
         self.data = b""
         #: How the reload runs this source (a :class:`.statements.Plan`), None for all of it.
         self.plan: object = None
+        #: ``code`` was derived from the code the module ran, not compiled from
+        #: ``data`` (:mod:`.bodyedit`): compile ``data`` before running all of it.
+        self.derived = False
 
 
 class CompileFailed(Exception):
@@ -135,18 +143,26 @@ def precompiled(file: str, data: bytes, code: CodeType | None) -> None:
             _precompiled[(file, data)] = code
 
 
-def load(name: str, module: ModuleType, file: str, text: str | None = None) -> Source:
+def load(
+    name: str,
+    module: ModuleType,
+    file: str,
+    text: str | None = None,
+    derive: Callable[[bytes], CodeType | None] | None = None,
+) -> Source:
     """Read and compile ``file`` for module ``name``; raises :class:`CompileFailed`.
 
     With ``text``, that is compiled as ``file``'s content instead of what the
     disk holds (a fleet reload ships the coordinator's source to processes on
-    other machines); the file is only stat'ed, if it exists.
+    other machines); the file is only stat'ed, if it exists.  ``derive`` may
+    return, for the bytes read, the code compiling them would give, made some
+    cheaper way; None compiles them.
     """
     if text is not None:
         # A blank stat (mtime 0) unless the disk holds the text keeps the module
         # stale: the code running is not what the file says.
         st = shipped.on_disk(file, text) or os.stat_result((0,) * 10)
-        return _compile(name, module, file, text.encode("utf-8"), st)
+        return _compile(name, module, file, text.encode("utf-8"), st, derive)
     try:
         # Non-blocking, and only a regular file: a FIFO or device put in the
         # module's place must fail the reload, not hang it under the reload lock.
@@ -165,12 +181,20 @@ def load(name: str, module: ModuleType, file: str, text: str | None = None) -> S
         raise CompileFailed(
             Note(f"cannot read {file}: {reason}", kind="syntax", module=name, file=file)
         ) from None
-    return _compile(name, module, file, data, st)
+    return _compile(name, module, file, data, st, derive)
 
 
-def _compile(name: str, module: ModuleType, file: str, data: bytes, st: os.stat_result) -> Source:
+def _compile(
+    name: str,
+    module: ModuleType,
+    file: str,
+    data: bytes,
+    st: os.stat_result,
+    derive: Callable[[bytes], CodeType | None] | None = None,
+) -> Source:
     with _precompiled_lock:
         code = _precompiled.pop((file, data), None) if _precompiled else None
+    derived = code is None and derive is not None and (code := derive(data)) is not None
     try:
         if code is None:
             code = compile(data, file, "exec", dont_inherit=True)
@@ -185,6 +209,7 @@ def _compile(name: str, module: ModuleType, file: str, data: bytes, st: os.stat_
     bound, imports, stars, copies, reads = _scan(code, _package_of(name, module))
     source = Source(name, module, file, st, code, bound, imports, stars, copies, reads)
     source.data = data
+    source.derived = derived
     return source
 
 
@@ -352,7 +377,8 @@ facts_by_module = _facts
 # module object, so a fresh import of the name does not inherit it.
 # ``importlib.reload`` (or any other re-import) gives the module a new ``__spec__``:
 # then the code it runs is no longer the one recorded.
-_running: dict[str, tuple[weakref.ref, str, CodeType, object]] = {}
+# The source bytes are kept with the code, for :mod:`.bodyedit`.
+_running: dict[str, tuple[weakref.ref, str, CodeType, object, bytes]] = {}
 
 
 def remember(source: Source) -> None:
@@ -367,7 +393,21 @@ def remember(source: Source) -> None:
         source.file,
         source.code,
         module.__dict__.get("__spec__"),
+        source.data,
     )
+
+
+def running_version(name: str, module: ModuleType, file: str) -> tuple[CodeType, bytes] | None:
+    """The module code ``module`` runs and the bytes it was compiled from, if a reload recorded them."""
+    running = _running.get(name)
+    if (
+        running is not None
+        and running[0]() is module
+        and running[1] == file
+        and running[3] is module.__dict__.get("__spec__")
+    ):
+        return running[2], running[4]
+    return None
 
 
 def file_facts(module: ModuleType, file: str, st: os.stat_result) -> Facts:

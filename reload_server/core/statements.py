@@ -44,6 +44,7 @@ import functools
 import sys
 from types import CodeType, FunctionType, ModuleType
 
+from .excerpt import cut
 from .sources import absolute_name
 
 CO_OPTIMIZED = 0x0001  # inspect's, without importing inspect
@@ -142,47 +143,53 @@ def _instructions(code: CodeType) -> list[_Instruction]:
     """The top-level instructions of a module code, without its entry and its final return."""
     raw = code.co_code
     positions = list(code.co_positions())
+    consts = code.co_consts
+    names = code.co_names
     out: list[_Instruction] = []
+    append = out.append
     ext = 0
-    for unit in range(len(raw) // 2):
-        op = raw[2 * unit]
+    none = ()  # shared by the instructions that load no code: never appended to
+    for unit, op in enumerate(raw[0::2]):
+        # Inline caches are most of a 3.11 code's units: skipped first.
+        if op == _CACHE:
+            continue
         arg = raw[2 * unit + 1] | ext
         if op == _EXTENDED_ARG:
             ext = arg << 8
             continue
         ext = 0
-        if op == _CACHE or op == _RESUME:
+        if op == _RESUME:
             continue
         line, end_line, col, _ = positions[unit]
         name = value = None
-        bodies: list[tuple[str, CodeType]] = []
-        nested: list[CodeType] = []
+        bodies = nested = none
         if op in _HASCONST:
-            value = code.co_consts[arg]
+            value = consts[arg]
             if isinstance(value, CodeType):
+                bodies = []
                 if is_function_body(value):
                     qualname = getattr(value, "co_qualname", value.co_name)
                     bodies.append((qualname, value))
                     argkey: object = ("def", qualname)
                 else:
                     argkey = fingerprint(value, bodies)
-                    nested.append(value)
+                    nested = [value]
             else:
                 argkey = _const_key(value)
         elif op == _RETURN_CONST:
-            value = code.co_consts[arg]
+            value = consts[arg]
             argkey = _const_key(value)
         elif op in _HASNAME:
-            name = code.co_names[arg >> _NAME_SHIFT.get(op, 0)]
-            argkey = (name, arg & ((1 << _NAME_SHIFT.get(op, 0)) - 1))
+            shift = _NAME_SHIFT.get(op, 0)
+            name = names[arg >> shift]
+            argkey = (name, arg & ((1 << shift) - 1))
         elif op in _HASJABS:
             argkey = arg - unit
         else:
             argkey = arg
         # Where an instruction ends is left out: the ones that make a function
         # span its whole ``def``, which grows with its body.
-        key = (op, argkey, col)
-        out.append(_Instruction(key, op, name, value, line, end_line, bodies, nested))
+        append(_Instruction((op, argkey, col), op, name, value, line, end_line, bodies, nested))
     # The implicit ``return None`` ends every module code.
     if out and out[-1].op == _RETURN_CONST:
         out.pop()
@@ -512,6 +519,8 @@ def plan(
     _keep_fingerprints(statements)
     code = None
     if run:
+        code = cut(new, [(s.first, s.last) for s in run])
+    if run and code is None:
         # The statements that run, at their own lines (the others blanked), so
         # that tracebacks and line numbers are those of the file.
         padded = [""] * len(lines)
@@ -600,11 +609,11 @@ def _same_body(a: CodeType, b: CodeType) -> bool:
     if a.co_code != b.co_code or a.co_names != b.co_names or a.co_varnames != b.co_varnames:
         return False
     consts = a.co_consts
-    if (
-        consts == b.co_consts
-        and all(type(c) in _PLAIN for c in consts)
-        and list(map(type, consts)) == list(map(type, b.co_consts))
-    ):
+    plain = all(type(c) in _PLAIN for c in consts)
+    if plain and all(type(c) in _PLAIN for c in b.co_consts):
+        if list(map(type, consts)) != list(map(type, b.co_consts)) or consts != b.co_consts:
+            return False  # plain constants: told apart by value and type, no fingerprint
+    if plain and consts == b.co_consts and list(map(type, consts)) == list(map(type, b.co_consts)):
         # Plain constants of the same types: equal values are the same constants.
         return (a.co_freevars, a.co_cellvars, a.co_flags, a.co_argcount, a.co_name) == (
             b.co_freevars,
@@ -696,9 +705,11 @@ def _live_function(
     for f in _functions_under(_holder(ns, qualname), caches):
         if f.__qualname__ != qualname or id(f) in claimed:
             continue
-        if want is None:
+        if want is None and f.__code__ is not old_code:
             want = _fingerprint(old_code)
-        if f.__code__.co_code == old_code.co_code and _fingerprint(f.__code__) == want:
+        if f.__code__ is old_code or (
+            f.__code__.co_code == old_code.co_code and _fingerprint(f.__code__) == want
+        ):
             claimed.add(id(f))
             if stale is not None:
                 stale.extend(caches)

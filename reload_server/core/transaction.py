@@ -58,6 +58,7 @@ from .sources import (
     previous_bound,
     previous_code,
     remember,
+    running_version,
     star_names,
 )
 from .survivors import replace_held
@@ -66,7 +67,7 @@ from .values import ATOMIC, MISSING
 
 TYPE_CHECKING = False  # typing itself costs the host milliseconds at import
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from .statements import Plan
 
@@ -308,7 +309,7 @@ class _Transaction:
             module = sys.modules[name]
             file = targets.source_file(module)
             try:
-                source = load(name, module, file, self.texts.get(name))
+                source = load(name, module, file, self.texts.get(name), self._deriver(name, file))
             except CompileFailed as e:
                 failures.append(e.note)
                 continue
@@ -325,6 +326,22 @@ class _Transaction:
                 notes=tuple(failures),
             )
         return sources
+
+    def _deriver(self, name: str, file: str | None) -> Callable[[bytes], CodeType | None] | None:
+        """What makes the new code of an edit inside one function from the code the module
+        runs (:mod:`.bodyedit`), when only what changed will run; else None."""
+        module = sys.modules[name]
+        if file is None or self.full:
+            return None
+        if not (CHANGED_ONLY or module.__dict__.get("__reload__") == "changed"):
+            return None
+        running = running_version(name, module, file)
+        if running is None:
+            return None
+        old, old_data = running
+        from . import bodyedit  # with .statements: dis costs the host's import milliseconds
+
+        return lambda data: bodyedit.derive(file, old, old_data, data)
 
     # -- phase 4 --------------------------------------------------------------
 
@@ -376,6 +393,9 @@ class _Transaction:
                 reloaded[s.name] = None if s.plan is None else s.plan.rebound
                 if s.plan is None:
                     _rebind_deleted_submodules(s)
+                    if s.derived:  # all of it runs: exactly as compiled from its bytes
+                        s.code = compile(s.data, s.file, "exec", dont_inherit=True)
+                        s.derived = False
                     exec(s.code, ns)
                     continue
                 for function, code in s.plan.recode:
@@ -422,6 +442,12 @@ class _Transaction:
         from . import statements
 
         old, sure = previous_code(s)
+        if s.derived and sure:
+            from . import bodyedit
+
+            quick = bodyedit.plan(s.code, old, s.module.__dict__, reloaded)
+            if quick is not None:
+                return quick
         why = None
         if old is None:
             why = "the code it ran before is unknown (no .pyc of it, no earlier reload)"

@@ -6,6 +6,7 @@ reload_server's row says it updated every old reference correctly.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -59,6 +60,7 @@ def test_quick_benchmark_runs_and_reload_server_is_correct(tmp_path: Path) -> No
         "## 6. Where `reimport()` spends its time",
         "## 7. Many loaded modules, a non-atomic value replaced on every reload",
         "## 8. A fleet reload over Dask workers",
+        "## 9. Frameworks loaded, and a one-function edit",
     ):
         assert heading in tables
     rows = [
@@ -93,3 +95,13 @@ def test_quick_benchmark_runs_and_reload_server_is_correct(tmp_path: Path) -> No
     assert "rebind_from_import_copies" in " ".join(many["phases"]["True"])
     phases = results["phases"]
     assert all("  of which: rebind_from_import_copies" in v["phases"] for v in phases.values())
+    assert all(v["wrong"] == [] for v in phases.values()), phases
+    # Section 9: each variant ran once (quick), and the edited function followed every reload.
+    cells = results["frameworks"]["cells"]
+    assert set(cells) == {"all", "all+fw", "one", "one+fw"}
+    if not all(importlib.util.find_spec(m) for m in ("flask", "sqlalchemy", "pydantic")):
+        cells = {k: v for k, v in cells.items() if not k.endswith("+fw")}
+    for runs in cells.values():
+        assert len(runs) == 1 and "error" not in runs[0], runs
+        assert runs[0]["wrong"] == [] and len(runs[0]["totals"]["reload_server"]) == 3
+    assert "one+fw" not in cells or cells["one+fw"][0]["setup"]["frameworks"] > 0
