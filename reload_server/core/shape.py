@@ -142,16 +142,18 @@ def _compare_consts(new: CodeType, old: CodeType, edits: _Edits) -> list[int] | 
 
 
 def _same_code_shape(new: CodeType, old: CodeType, edits: _Edits) -> bool:
-    if is_function_body(new):
-        if not is_function_body(old) or new.co_qualname != old.co_qualname:
-            return False
+    qualname = new.co_qualname
+    if new.co_flags & CO_OPTIMIZED and qualname[0] != "<" and qualname[-1] != ">":
+        # A named function's body (the test of :func:`.statements.is_function_body`, inline:
+        # this runs for every function of the module).
         if (
-            new.co_freevars != old.co_freevars
-            or new.co_cellvars != old.co_cellvars
+            qualname != old.co_qualname
             or new.co_flags != old.co_flags
             or new.co_argcount != old.co_argcount
             or new.co_posonlyargcount != old.co_posonlyargcount
             or new.co_kwonlyargcount != old.co_kwonlyargcount
+            or new.co_freevars != old.co_freevars
+            or new.co_cellvars != old.co_cellvars
         ):
             return False
         # Unequal values are different constants whatever their types: most edited
@@ -162,7 +164,7 @@ def _same_code_shape(new: CodeType, old: CodeType, edits: _Edits) -> bool:
             and new.co_names == old.co_names
             and _same_body(new, old)
         )
-        edits.bodies.append((new.co_qualname, old, new, same))
+        edits.bodies.append((qualname, old, new, same))
         return True
     if new.co_name.startswith("<") or is_function_body(old):
         # A lambda or a comprehension the top level runs: only the same code will do.
