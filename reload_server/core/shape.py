@@ -158,10 +158,13 @@ def _same_code_shape(new: CodeType, old: CodeType, edits: _Edits) -> bool:
             return False
         # Unequal values are different constants whatever their types: most edited
         # bodies are told apart without a fingerprint (a needless recode is harmless).
+        # One that moved to other lines gets its new code too, for its tracebacks.
         same = (
             new.co_code == old.co_code
             and new.co_consts == old.co_consts
             and new.co_names == old.co_names
+            and new.co_firstlineno == old.co_firstlineno
+            and new.co_linetable == old.co_linetable
             and _same_body(new, old)
         )
         edits.bodies.append((qualname, old, new, same))

@@ -123,3 +123,14 @@ def test_a_method_edit_with_a_changed_class_docstring_runs_in_old_instances(proj
     project.edit("m", CLASS.format("two", 2))
     reimport("m")
     assert (obj.m(), type(obj).__doc__) == (2, "two")
+
+
+def test_an_unchanged_function_below_added_lines_raises_at_its_new_line(project):
+    source = "{}def f():\n    return {!r}\ndef g():\n    raise ValueError\n"
+    m = project.module("m", source.format("", "one"))
+    project.edit("m", source.format("# a comment\n", "two"))
+    reimport("m")
+    with pytest.raises(ValueError) as raised:
+        m.g()
+    last = traceback.extract_tb(raised.value.__traceback__)[-1]
+    assert (last.lineno, last.line, m.f()) == (5, "raise ValueError", "two")
