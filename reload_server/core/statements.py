@@ -267,7 +267,18 @@ class _Statement:
 class Plan:
     """How to reload one module: the code to run and the functions to give new code in place."""
 
-    __slots__ = ("code", "recode", "swapped", "stale", "ran", "kept", "rebound", "retired")
+    __slots__ = (
+        "code",
+        "recode",
+        "swapped",
+        "stale",
+        "ran",
+        "kept",
+        "rebound",
+        "retired",
+        "docs",
+        "binds",
+    )
 
     def __init__(
         self,
@@ -278,6 +289,8 @@ class Plan:
         stale: list[object] | None = None,
         rebound: frozenset[str] = frozenset(),
         retired: list[CodeType] | None = None,
+        docs: list[tuple[type, str]] | None = None,
+        binds: dict[str, object] | None = None,
     ) -> None:
         #: The statements to run, compiled together in source order (None: nothing runs).
         self.code = code
@@ -298,6 +311,10 @@ class Plan:
         #: new code stands for (removed or changed): what they made or registered
         #: on live objects is not made again by a restart.
         self.retired = retired or []
+        #: ``(live class, new docstring)`` of each class whose docstring alone changed.
+        self.docs = docs or []
+        #: The names bound anew to a constant, where that binding was all a statement did.
+        self.binds = binds or {}
 
 
 _CLAUSES = ("else", "elif", "except", "finally")

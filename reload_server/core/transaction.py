@@ -401,6 +401,10 @@ class _Transaction:
                 for function, code in s.plan.recode:
                     undo.recoded.append((function, function.__code__, function.__doc__))
                     _recode(function, code)
+                for cls, doc in s.plan.docs:
+                    undo.docs.append((cls, cls.__dict__.get("__doc__")))
+                    cls.__doc__ = doc
+                ns.update(s.plan.binds)
                 _forget_answers(s.plan.stale)
                 if s.plan.code is not None:
                     exec(s.plan.code, ns)
@@ -453,6 +457,12 @@ class _Transaction:
             why = "the code it ran before is unknown (no .pyc of it, no earlier reload)"
         else:
             try:
+                from . import shape
+
+                # Only bodies, docstrings and constants changed: nothing needs running.
+                same_shape = shape.plan(s.code, old, s.module.__dict__, reloaded, not sure)
+                if same_shape is not None:
+                    return same_shape
                 return statements.plan(
                     s.file,
                     s.code,
@@ -507,12 +517,17 @@ class _Undo:
         self.before = set(sys.modules)
         #: ``(function, old code, old docstring)`` of each function edited in place.
         self.recoded: list[tuple[FunctionType, CodeType, object]] = []
+        #: ``(class, old docstring)`` of each class whose docstring was set in place.
+        self.docs: list[tuple[type, object]] = []
 
     def run(self) -> None:
         for function, code, doc in reversed(self.recoded):
             function.__code__ = code
             function.__doc__ = doc
         self.recoded.clear()
+        for cls, doc in reversed(self.docs):
+            cls.__doc__ = doc
+        self.docs.clear()
         _rollback(self.sources[: len(self.snapshots)], self.snapshots, self.parents, self.before)
 
 
