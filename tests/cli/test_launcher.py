@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -13,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from support.apps import child_env
 from support.paths import PYTHON, REPO
 from support.sources import write_source
@@ -151,6 +153,20 @@ def _lines(stream, out: queue.Queue) -> None:
         out.put(line)
 
 
+def _exit_status(proc: subprocess.Popen, err: queue.Queue[str]) -> int:
+    """The process's exit status; if it does not exit, a failure showing where its threads are."""
+    try:
+        return proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        proc.wait(timeout=TIMEOUT)
+        lines = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                lines.append(err.get(timeout=1))
+        pytest.fail("the process did not exit; its threads:\n" + "".join(lines))
+
+
 def test_the_example_clock_changes_when_greeting_is_edited_and_reloaded(tmp_path):
     # The README's main job, on a copy of the example.
     shutil.copytree(REPO / "examples" / "clock", tmp_path / "clock")
@@ -160,7 +176,7 @@ def test_the_example_clock_changes_when_greeting_is_edited_and_reloaded(tmp_path
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        env=child_env(),
+        env=child_env(PYTHONFAULTHANDLER="1"),  # SIGABRT prints every thread's stack
     )
     out: queue.Queue[str] = queue.Queue()
     err: queue.Queue[str] = queue.Queue()
@@ -190,7 +206,7 @@ def test_the_example_clock_changes_when_greeting_is_edited_and_reloaded(tmp_path
             assert time.monotonic() < deadline
 
         proc.send_signal(signal.SIGINT)  # Ctrl-C: the clock stops, the server with it
-        assert proc.wait(timeout=TIMEOUT) == 0
+        assert _exit_status(proc, err) == 0
         assert not list((tmp_path / ".reload_server").glob("*.json"))
     finally:
         if proc.poll() is None:
