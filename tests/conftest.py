@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -91,6 +92,14 @@ def _ci_problems(session: pytest.Session) -> list[str]:
     if _deselected:
         problems.append(f"{len(_deselected)} test(s) deselected, e.g. {_deselected[0]}")
     return problems
+
+
+def pytest_configure(config: pytest.Config) -> None:  # noqa: ARG001
+    # A shell starts a background job (``pytest &``, ``nohup``) with Ctrl-C
+    # ignored, and every child would inherit that: the tests that stop an app
+    # with SIGINT, as a user's Ctrl-C does, would wait in vain.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
