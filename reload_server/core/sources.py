@@ -468,14 +468,9 @@ def previous_code(source: Source) -> tuple[CodeType | None, bool]:
     (of another version of the file, or of this one if the file is unchanged),
     which the caller must check against the live functions; else None.
     """
-    running = _running.get(source.name)
-    if (
-        running is not None
-        and running[0]() is source.module
-        and running[1] == source.file
-        and running[3] is source.module.__dict__.get("__spec__")
-    ):
-        return running[2], True
+    running = running_version(source.name, source.module, source.file)
+    if running is not None:
+        return running[0], True
     code = _cached_code(source.file, source.stat, same=False)
     if code is None:
         code = _cached_code(source.file, source.stat, same=True)

@@ -331,9 +331,7 @@ class _Transaction:
         """What makes the new code of an edit inside one function from the code the module
         runs (:mod:`.bodyedit`), when only what changed will run; else None."""
         module = sys.modules[name]
-        if file is None or self.full:
-            return None
-        if not (CHANGED_ONLY or module.__dict__.get("__reload__") == "changed"):
+        if file is None or not self._changed_only(module):
             return None
         running = running_version(name, module, file)
         if running is None:
@@ -432,12 +430,18 @@ class _Transaction:
             del current
         return undo.snapshots
 
+    def _changed_only(self, module: ModuleType) -> bool:
+        """Whether this reload runs only what changed of ``module`` (else all of it)."""
+        if self.full:
+            return False
+        return CHANGED_ONLY or module.__dict__.get("__reload__") == "changed"
+
     def _plan(self, s: Source, reloaded: dict[str, frozenset[str] | None]) -> Plan | None:
         """What to run of ``s``: a :class:`.statements.Plan`, or None to run all of it."""
-        if self.full or s in self.unimported:
-            # Its ``__unimport__`` stopped what its top level starts: that must run again.
+        if not self._changed_only(s.module):
             return None
-        if not (CHANGED_ONLY or s.module.__dict__.get("__reload__") == "changed"):
+        if s in self.unimported:
+            # Its ``__unimport__`` stopped what its top level starts: that must run again.
             return None
         if "__reimported__" in s.bound:
             # The hook is given the old namespace to carry state into a body that
