@@ -869,8 +869,10 @@ def _many_check(
         mod, ns = sys.modules[target], sys.modules[importer].__dict__
         for name, local in names:
             value, current = ns.get(local), getattr(mod, name)
-            if name == "registry" or name == "CONFIG":
+            if name == "registry":
                 ok = value is current
+            elif name == "CONFIG":
+                ok = value is current and current["version"] == version
             elif isinstance(current, type):
                 ok = value is current and value(1).born == version
             else:

@@ -19,6 +19,7 @@ import bisect
 import dis
 import opcode
 import sys
+from itertools import islice
 from types import CodeType
 
 #: Whether this Python's code layout and location table are the ones this module writes.
@@ -88,7 +89,17 @@ def cut(code: CodeType, ranges: list[tuple[int, int]]) -> CodeType | None:
         kept.append(group)
     if depth != 0:
         return None
-    out, new_consts = _copy(raw, kept, consts)
+    return _assemble(code, positions, kept)
+
+
+def _assemble(
+    code: CodeType,
+    positions: list[tuple] | dict[int, tuple],
+    kept: list[tuple[int, int, int, int, int]],
+) -> CodeType | None:
+    """The module code running the ``kept`` instruction groups (its ``RESUME`` first), then
+    returning None."""
+    out, new_consts = _copy(code.co_code, kept, code.co_consts)
     if out is None:
         return None
     none = _index(new_consts, None)
@@ -108,6 +119,120 @@ def cut(code: CodeType, ranges: list[tuple[int, int]]) -> CodeType | None:
     except (ValueError, TypeError):
         return None
     return cut_code
+
+
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+_BACKWARD = frozenset(op for op in _JUMPS if "BACKWARD" in dis.opname[op])
+# No fall-through to the next instruction.
+_ENDS = frozenset(
+    dis.opmap[n]
+    for n in ("JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "RETURN_VALUE")
+    if n in dis.opmap
+) | frozenset(dis.opmap[n] for n in ("RAISE_VARARGS", "RERAISE") if n in dis.opmap)
+
+
+class TopLevel:
+    """A module code's top-level statements that run unconditionally, as instruction groups.
+
+    A statement is a run of instructions that starts and ends on an empty value
+    stack (found by following the stack depth through every jump) and that no
+    jump skips, repeats or enters: the code of an ``if`` or loop body is never
+    one, so running a statement alone runs what the module ran at that point.
+    """
+
+    __slots__ = ("code", "groups", "starts", "spans")
+
+    def __init__(self, code: CodeType, groups: list, spans: list[tuple[int, int]]) -> None:
+        self.code = code
+        self.groups = groups
+        #: The first code unit of each group, for :func:`bisect.bisect_right`.
+        self.starts = [g[0] for g in groups]
+        #: ``[first, end)`` group indexes of each statement, in order.
+        self.spans = spans
+
+    @classmethod
+    def of(cls, code: CodeType) -> TopLevel | None:
+        """The statements of ``code``, or None when its layout is not one this reads."""
+        if not SUPPORTED or code.co_exceptiontable:
+            return None
+        groups = _groups(code.co_code)
+        if len(groups) < 3 or groups[0][2] != _RESUME or groups[-1][2] != _RETURN_VALUE:
+            return None
+        index = {g[0]: i for i, g in enumerate(groups)}
+        depth: list[int | None] = [None] * (len(groups) + 1)
+        depth[1] = 0
+        jumps: list[tuple[int, int]] = []
+        for i in range(1, len(groups)):
+            d = depth[i]
+            if d is None:
+                return None  # reached only by a jump back: not a layout this follows
+            _, end, op, arg, _ = groups[i]
+            if op in _JUMPS:
+                j = index.get(end - arg if op in _BACKWARD else end + arg)
+                if j is None:
+                    return None
+                after = d + dis.stack_effect(op, arg, jump=True)
+                if depth[j] is None:
+                    depth[j] = after
+                elif depth[j] != after:
+                    return None
+                jumps.append((i, j))
+            if op not in _ENDS:
+                after = d + dis.stack_effect(op, arg if op >= _HAVE_ARGUMENT else None, jump=False)
+                if depth[i + 1] is None:
+                    depth[i + 1] = after
+                elif depth[i + 1] != after:
+                    return None
+        spans = []
+        first = 1
+        for i in range(2, len(groups)):
+            if depth[i] == 0:
+                spans.append((first, i))
+                first = i
+        # The implicit ``return None`` at the end is no statement of the source.
+        spans = [span for span in spans if _unconditional(span, jumps)]
+        return cls(code, groups, spans)
+
+    def around(self, unit: int) -> tuple[int, int] | None:
+        """The statement whose instructions include code unit ``unit``, if it is one."""
+        at = bisect.bisect_right(self.starts, unit) - 1
+        for span in self.spans:
+            if span[0] <= at < span[1]:
+                return span
+        return None
+
+    def cut(self, spans: list[tuple[int, int]], code: CodeType | None = None) -> CodeType | None:
+        """The module code running only these statements, in order (see :func:`cut`), taken
+        from ``code`` when given: a code of the same instructions as this one's but for the
+        constant slots they load."""
+        kept = [self.groups[0]]
+        for first, end in sorted(spans):
+            kept.extend(self.groups[first:end])
+        code = code or self.code
+        # Only the kept units' positions: listing all of a large module's costs more.
+        positions: dict[int, tuple] = {}
+        units = code.co_positions()
+        done = 0
+        for first, end, *_ in kept:
+            if first < done:
+                return None
+            positions.update(zip(range(first, end), islice(units, first - done, end - done)))
+            done = end
+        return _assemble(code, positions, kept)
+
+
+def _unconditional(span: tuple[int, int], jumps: list[tuple[int, int]]) -> bool:
+    """Whether no jump skips, repeats or lands inside the groups of ``span``."""
+    first, end = span
+    for source, target in jumps:
+        if first <= source < end:
+            return False  # the statement itself jumps
+        if source < target:  # skips the groups between the two
+            if first < target and source < end - 1:
+                return False
+        elif target < end and first <= source:  # repeats the groups from target to source
+            return False
+    return True
 
 
 def _groups(raw: bytes) -> list[tuple[int, int, int, int, int]]:
@@ -136,9 +261,14 @@ def _copy(
     out = bytearray()
     new_consts: list = []
     seen: dict[int, int] = {}
-    for start, end, op, arg, at in kept:
+    for start, end, op, _, at in kept:
         chunk = bytearray(raw[2 * start : 2 * end])
         if op in _HASCONST:
+            # Read from ``raw``: the groups may be those of another code of the same
+            # instructions, loading other constant slots (:meth:`TopLevel.cut`).
+            arg = 0
+            for unit in range(start, at + 1):
+                arg = arg << 8 | raw[2 * unit + 1]
             index = seen.get(arg)
             if index is None:
                 index = seen[arg] = len(new_consts)

@@ -19,10 +19,12 @@ statement by statement.
 from __future__ import annotations
 
 import dis
+import re
 from abc import ABCMeta
 from collections.abc import Callable
 from types import CodeType, FunctionType
 
+from .excerpt import TopLevel
 from .statements import (
     _EXTENDED_ARG,
     _HASCONST,
@@ -45,7 +47,7 @@ _CONST_OPS = sorted(_HASCONST | ({_RETURN_CONST} if _RETURN_CONST >= 0 else set(
 
 
 class _Edits:
-    __slots__ = ("bodies", "docs", "stores")
+    __slots__ = ("bodies", "docs", "stores", "runs", "top")
 
     def __init__(self) -> None:
         #: ``(qualified name, old code, new code, unchanged)`` of each named function body.
@@ -54,6 +56,10 @@ class _Edits:
         self.docs: list[tuple[str, str, str]] = []
         #: ``(name, old value, new value)`` of each top-level ``NAME = constant`` edited.
         self.stores: list[tuple[str, object, object]] = []
+        #: ``[first, end)`` instruction groups of each top-level statement that runs again
+        #: (a constant in it changed), and the names they bind.
+        self.runs: set[tuple[int, int]] = set()
+        self.top: TopLevel | None = None
 
 
 def plan(
@@ -73,23 +79,36 @@ def plan(
         return None  # a module reloaded with it rebinds names its imports may read
     if "__reload__" in new.co_names:
         return None
-    if new.co_code != old.co_code or new.co_names != old.co_names or new.co_flags != old.co_flags:
+    if new.co_names != old.co_names or new.co_flags != old.co_flags:
         return None
+    loads = None
+    if new.co_code != old.co_code:
+        # A constant edited to a value the module has elsewhere shares its slot: the
+        # same instructions may load other slots.  Compared load by load instead.
+        loads = _const_loads(new, old)
+        if loads is None:
+            return None
     try:
-        return _plan(new, old, ns, verify)
+        return _plan(new, old, ns, verify, loads)
     finally:
         _used.clear()
+        _tops.clear()
         _found.clear()
         _found.update(_next)
         _next.clear()
 
 
-def _plan(new: CodeType, old: CodeType, ns: dict, verify: bool) -> Plan | None:
+def _plan(
+    new: CodeType, old: CodeType, ns: dict, verify: bool, loads: list[tuple[int, int, int]] | None
+) -> Plan | None:
     edits = _Edits()
-    changed = _compare_consts(new, old, edits)
-    if changed is None:
-        return None
-    if changed and not _module_stores(new, old, changed, edits):
+    if loads is None:
+        changed = _compare_consts(new, old, edits)
+        if changed is None:
+            return None
+        if changed and not _module_stores(new, old, changed, edits):
+            return None
+    elif not _compare_loads(new, old, loads, edits):
         return None
     claimed: set[int] = set()
     stale: list[object] = []
@@ -112,13 +131,22 @@ def _plan(new: CodeType, old: CodeType, ns: dict, verify: bool) -> Plan | None:
         if name not in ns or _const_key(ns[name]) != _const_key(old_value):
             return None  # not bound by that statement (an ``if`` not taken), or bound since
     binds = {name: value for name, _, value in edits.stores}
+    code = None
+    rebound = set(binds)
+    if edits.runs:
+        assert edits.top is not None
+        # The statements may have been found in the code before, of the same instructions.
+        code = edits.top.cut(sorted(edits.runs), new)
+        if code is None:
+            return None
+        rebound.update(_stored_names(new, edits.top, edits.runs))
     return Plan(
-        None,
+        code,
         recode,
-        len(binds),
+        len(binds) + len(edits.runs),
         len(edits.bodies),
         stale,
-        rebound=frozenset(binds),
+        rebound=frozenset(rebound),
         docs=docs,
         binds=binds,
     )
@@ -203,13 +231,168 @@ def _same_code_shape(new: CodeType, old: CodeType, edits: _Edits) -> bool:
 
 
 def _module_stores(new: CodeType, old: CodeType, changed: list[int], edits: _Edits) -> bool:
-    """Whether each changed constant is one ``NAME = constant`` alone binds; noted in ``edits``."""
+    """Whether each changed constant is one ``NAME = constant`` alone binds, or is read only by
+    statements that may run again alone; noted in ``edits``."""
     for at in changed:
         name = _known(old, new, at, lambda: _alone_stored(new, at))  # noqa: B023 - called at once
-        if name is None:
+        if name is not None:
+            edits.stores.append((name, old.co_consts[at], new.co_consts[at]))
+            continue
+        # ~at: the other check's key for the same constant.
+        found = _known(old, new, ~at, lambda: _statements_loading(new, at))  # noqa: B023
+        if found is None:
             return False
-        edits.stores.append((name, old.co_consts[at], new.co_consts[at]))
+        edits.top, spans = found
+        edits.runs.update(spans)
     return True
+
+
+# Only what a statement that may run again alone does: compute values, call, bind names
+# and attributes.  Not what makes, imports or unbinds a definition.
+_NOT_ALONE = frozenset(
+    dis.opmap[n]
+    for n in (
+        "MAKE_FUNCTION",
+        "LOAD_BUILD_CLASS",
+        "IMPORT_NAME",
+        "IMPORT_FROM",
+        "IMPORT_STAR",
+        "STORE_GLOBAL",
+        "DELETE_NAME",
+        "DELETE_GLOBAL",
+        "SETUP_ANNOTATIONS",
+        "RETURN_VALUE",
+        "YIELD_VALUE",
+    )
+    if n in dis.opmap
+)
+
+
+_CONST_LOAD = re.compile(b"[" + b"".join(re.escape(bytes((op,))) for op in _HASCONST) + b"]")
+_NONZERO = re.compile(b"[^\x00]")
+
+
+def _const_loads(new: CodeType, old: CodeType) -> list[tuple[int, int, int]] | None:
+    """``(code unit, new slot, old slot)`` of each constant the two codes load, when their
+    instructions are the same but for the constant slots they load; else None.
+
+    Byte searches rather than a loop over every instruction: this runs on every
+    reload after an edit that moved a constant slot.
+    """
+    a, b = new.co_code, old.co_code
+    ops = a[0::2]
+    if len(a) != len(b) or ops != b[0::2]:
+        return None
+    args_a, args_b = a[1::2], b[1::2]
+    loads = {}
+    for match in _CONST_LOAD.finditer(ops):
+        unit = match.start()
+        i, j, shift, at = args_a[unit], args_b[unit], 8, unit - 1
+        while at >= 0 and ops[at] == _EXTENDED_ARG:
+            i, j, shift, at = i | args_a[at] << shift, j | args_b[at] << shift, shift + 8, at - 1
+        loads[unit] = (unit, i, j)
+    if args_a != args_b:
+        size = len(args_a)
+        diff = (int.from_bytes(args_a, "big") ^ int.from_bytes(args_b, "big")).to_bytes(size, "big")
+        for match in _NONZERO.finditer(diff):
+            unit = match.start()
+            while ops[unit] == _EXTENDED_ARG:
+                unit += 1
+            if unit not in loads:
+                return None  # another argument differs: not the same instructions
+    return list(loads.values())
+
+
+def _compare_loads(
+    new: CodeType, old: CodeType, loads: list[tuple[int, int, int]], edits: _Edits
+) -> bool:
+    """:func:`_compare_consts` and :func:`_module_stores` load by load: whether the shapes are
+    the same and each load of another value is in a statement that may run again alone."""
+    a, b = new.co_consts, old.co_consts
+    units = []
+    seen = set()
+    for unit, i, j in loads:
+        x, y = a[i], b[j]
+        if isinstance(x, CodeType) or isinstance(y, CodeType):
+            if (i, j) in seen:
+                continue
+            seen.add((i, j))
+            if not (isinstance(x, CodeType) and isinstance(y, CodeType)):
+                return False
+            if not _same_code_shape(x, y, edits):
+                return False
+        elif x is not y and (type(x) is not type(y) or _const_key(x) != _const_key(y)):
+            units.append(unit)
+    if units:
+        # Its statements are the old code's: the same instructions, other slots.
+        top = _known(old, new, "top", lambda: TopLevel.of(new))
+        if top is None:
+            return False
+        spans = _alone(new, top, units)
+        if spans is None:
+            return False
+        edits.top = top
+        edits.runs.update(spans)
+    return True
+
+
+def _statements_loading(code: CodeType, at: int) -> tuple[TopLevel, list[tuple[int, int]]] | None:
+    """The top-level statements that load constant ``at``, when each may run again alone
+    (:func:`_alone`)."""
+    top = _top_level(code)
+    if top is None:
+        return None
+    units = [g[4] for g in top.groups if g[2] in _HASCONST and g[3] == at]
+    spans = _alone(code, top, units)
+    return None if spans is None else (top, spans)
+
+
+def _alone(code: CodeType, top: TopLevel, units: list[int]) -> list[tuple[int, int]] | None:
+    """The top-level statements (see :class:`.excerpt.TopLevel`) of these code units, when each
+    may run again alone: it runs unconditionally, makes no definition and imports nothing, and
+    each name it binds it alone uses at the top level (no other statement reads or binds it, so
+    nothing else needs to run again)."""
+    spans = set()
+    for unit in units:
+        span = top.around(unit)
+        if span is None:
+            return None
+        spans.add(span)
+    if not spans:
+        return None
+    for first, end in spans:
+        if any(g[2] in _NOT_ALONE for g in top.groups[first:end]):
+            return None
+    for name in _stored_names(code, top, spans):
+        if _name_uses(code, name) != 1:
+            return None
+        for c in code.co_consts:
+            if isinstance(c, CodeType) and not is_function_body(c) and _reads(c, name):
+                return None
+    return sorted(spans)
+
+
+def _top_level(code: CodeType) -> TopLevel | None:
+    hit = _tops.get(id(code))
+    if hit is not None and hit.code is code:
+        return hit
+    top = TopLevel.of(code)
+    if top is not None:
+        _tops[id(code)] = top
+    return top
+
+
+# The statements of the codes this plan read (they hold their code: the ids stay theirs).
+_tops: dict[int, TopLevel] = {}
+
+
+def _stored_names(code: CodeType, top: TopLevel, spans: set[tuple[int, int]] | list) -> set[str]:
+    names = set()
+    for first, end in spans:
+        for g in top.groups[first:end]:
+            if g[2] == _STORE_NAME:
+                names.add(code.co_names[g[3]])
+    return names
 
 
 def _alone_stored(code: CodeType, at: int) -> str | None:
@@ -228,11 +411,11 @@ def _alone_stored(code: CodeType, at: int) -> str | None:
 # ids stay theirs), per code and constant index: they depend only on instructions
 # and names, which the next edit of the same shape keeps, so the next plan finds them
 # under its old code.  Only the last plan's codes are kept.
-_found: dict[tuple[int, int], tuple[CodeType, object]] = {}
-_next: dict[tuple[int, int], tuple[CodeType, object]] = {}
+_found: dict[tuple[int, object], tuple[CodeType, object]] = {}
+_next: dict[tuple[int, object], tuple[CodeType, object]] = {}
 
 
-def _known(old: CodeType, new: CodeType, at: int, check: Callable[[], object]) -> object:
+def _known(old: CodeType, new: CodeType, at: object, check: Callable[[], object]) -> object:
     """``check()`` of ``new`` at constant ``at``, or what it gave for ``old`` (the same shape)."""
     hit = _found.get((id(old), at))
     result = hit[1] if hit is not None and hit[0] is old else check()

@@ -518,7 +518,8 @@ class _Undo:
         self.sources = sources
         self.snapshots: list[dict] = []
         self.parents = _parent_bindings(sources)
-        self.before = set(sys.modules)
+        # A dict copy: cheaper than a set of the names with thousands of modules loaded.
+        self.before = sys.modules.copy()
         #: ``(function, old code, old docstring)`` of each function edited in place.
         self.recoded: list[tuple[FunctionType, CodeType, object]] = []
         #: ``(class, old docstring)`` of each class whose docstring was set in place.
@@ -880,7 +881,9 @@ def _parent_bindings(sources: list[Source]) -> list[tuple[ModuleType, str, objec
     return saved
 
 
-def _rollback(executed: list[Source], snapshots: list[dict], parents, before: set[str]) -> None:
+def _rollback(
+    executed: list[Source], snapshots: list[dict], parents, before: dict[str, object]
+) -> None:
     for s, snap in zip(reversed(executed), reversed(snapshots)):
         ns = s.module.__dict__
         # Restore without emptying the namespace: other threads may be reading it.

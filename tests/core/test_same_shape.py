@@ -134,3 +134,87 @@ def test_an_unchanged_function_below_added_lines_raises_at_its_new_line(project)
         m.g()
     last = traceback.extract_tb(raised.value.__traceback__)[-1]
     assert (last.lineno, last.line, m.f()) == (5, "raise ValueError", "two")
+
+
+STATE = (
+    "import log\n"
+    "log.events.append('ran')\n"
+    "class Registry:\n"
+    "    {!r}\n"
+    "registry = Registry()\n"
+    "CONFIG = {{'version': {!r}, 'hosts': ['a', 'b']}}\n"
+    "def version():\n"
+    "    return CONFIG['version']\n"
+)
+
+
+def test_an_edited_dict_display_runs_only_its_own_statement(project):
+    log = project.module("log", "events = []\n")
+    m = project.module("m", STATE.format("one", 1))
+    registry = m.registry
+    project.edit("m", STATE.format("two", 2))
+    reimport("m")
+    assert (m.CONFIG["version"], m.version(), m.registry, log.events) == (2, 2, registry, ["ran"])
+
+
+def test_an_edited_dict_display_reaches_an_aliased_from_import_copy(project):
+    project.module("log", "events = []\n")
+    project.module("m", STATE.format("one", 1))
+    user = project.module("user", "from m import CONFIG as settings\n")
+    project.edit("m", STATE.format("one", 2))
+    reimport("m")
+    assert user.settings["version"] == 2
+
+
+def test_a_constant_edited_to_a_value_the_module_has_elsewhere_follows_every_edit(project):
+    # 5 and 3 are constants of the module already: the edited statement loads their slots.
+    source = "TIMEOUT = 5\nRETRIES = 3\nCONFIG = {{'version': {}}}\ndef f():\n    return {}\n"
+    m = project.module("m", source.format(1, 1))
+    for version in (5, 2, 3, 4):
+        project.edit("m", source.format(version, version))
+        reimport("m")
+        assert (m.CONFIG, m.f(), m.TIMEOUT, m.RETRIES) == ({"version": version}, version, 5, 3)
+
+
+def test_an_edited_statement_under_an_if_not_taken_does_not_run(project):
+    source = "FLAG = False\nif FLAG:\n    CONFIG = {{'version': {}}}\ndef f():\n    return {}\n"
+    m = project.module("m", source.format(1, 1))
+    project.edit("m", source.format(2, 2))
+    reimport("m")
+    assert (hasattr(m, "CONFIG"), m.f()) == (False, 2)
+
+
+def test_an_edited_statement_read_by_another_runs_its_reader_too(project):
+    source = "CONFIG = {{'version': {}}}\nVERSION = CONFIG['version']\n"
+    m = project.module("m", source.format(1))
+    project.edit("m", source.format(2))
+    reimport("m")
+    assert (m.CONFIG, m.VERSION) == ({"version": 2}, 2)
+
+
+def test_an_edited_statement_that_fails_leaves_the_old_value_and_bodies(project):
+    source = "CONFIG = {{'ratio': 1 / {}}}\ndef f():\n    return {!r}\n"
+    m = project.module("m", source.format(1, "one"))
+    config = m.CONFIG
+    project.edit("m", source.format(0, "two"))
+    with pytest.raises(ReloadError):
+        reimport("m")
+    assert (m.CONFIG, m.f()) == (config, "one")
+
+
+def test_an_edited_call_statement_runs_again(project):
+    log = project.module("log", "events = []\n")
+    source = "import log\nlog.events.append({!r})\n"
+    project.module("m", source.format("one"))
+    project.edit("m", source.format("two"))
+    reimport("m")
+    assert log.events == ["one", "two"]
+
+
+def test_an_edited_statement_that_fails_is_reported_at_its_line(project):
+    source = "def f():\n    return {!r}\nX = 1\nCONFIG = {{\n    'ratio': 1 / {},\n}}\n"
+    project.module("m", source.format("one", 1))
+    project.edit("m", source.format("two", 0))
+    with pytest.raises(ReloadError) as raised:
+        reimport("m")
+    assert raised.value.notes[0].line == 5
