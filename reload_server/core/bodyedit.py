@@ -45,6 +45,14 @@ def derive(file: str, old: CodeType, old_data: bytes, data: bytes) -> CodeType |
         return None  # 3.10: no qualified names or positions on code objects
     if b"coding" in data[:200] or b"coding" in old_data[:200]:
         return None  # the definition's lines alone would lose the encoding
+    # The first line changed, or the one above it where lines were only inserted, is in
+    # the definition edited: else no definition holds the edit (an edit of the whole
+    # file, of its docstring), and that is told before splitting it into lines.
+    changed = old_data.count(b"\n", 0, _common_prefix(old_data, data)) + 1
+    if _enclosing(old, changed, changed) is None and (
+        changed < 2 or _enclosing(old, changed - 1, changed - 1) is None
+    ):
+        return None
     old_lines = old_data.split(b"\n")
     new_lines = data.split(b"\n")
     first = _common_prefix(old_lines, new_lines)  # lines before the change
@@ -108,8 +116,8 @@ def plan(new: CodeType, old: CodeType, ns: dict, reloaded: set[str]) -> Plan | N
     return Plan(None, [(live, new_body)], 0, 1, stale)
 
 
-def _common_prefix(a: list[bytes], b: list[bytes]) -> int:
-    """How many leading items ``a`` and ``b`` share (list slices compare in C)."""
+def _common_prefix(a: list[bytes] | bytes, b: list[bytes] | bytes) -> int:
+    """How many leading items ``a`` and ``b`` share (slices compare in C)."""
     lo, hi = 0, min(len(a), len(b))
     while lo < hi:
         mid = (lo + hi + 1) // 2

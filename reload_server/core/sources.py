@@ -40,8 +40,7 @@ LOAD_SMALL_INT = _op.get("LOAD_SMALL_INT", -1)  # 3.14+
 _WANTED = bytes(
     op
     in (STORE_NAME, DELETE_NAME, STORE_GLOBAL, DELETE_GLOBAL, IMPORT_NAME, IMPORT_FROM)
-    + (LOAD_CONST, EXTENDED_ARG)
-    + (IMPORT_STAR, CALL_INTRINSIC_1, LOAD_SMALL_INT)
+    + (EXTENDED_ARG, IMPORT_STAR, CALL_INTRINSIC_1)
     for op in range(256)
 )
 
@@ -272,17 +271,17 @@ def _scan(
     imports: list[str] = []
     stars: list[str] = []
     ext = 0
-    recent: list[object] = [None, None]  # the two most recent constants: level, fromlist
     last_import: str | None = None
     from_module: str | None = None  # the module of the ``from … import`` being read
     pending: str | None = None  # the name IMPORT_FROM just fetched, until it is stored
     copies: dict[str, tuple[str, str]] = {}
     reads: list[tuple[str, str]] = []
-    for op, arg in zip(raw[::2], raw[1::2]):
+    ops, args = raw[::2], raw[1::2]
+    for unit, op in enumerate(ops):
         if not _WANTED[op]:  # most instructions (and 3.11+'s inline caches)
             ext = 0
             continue
-        arg |= ext
+        arg = args[unit] | ext
         if op == EXTENDED_ARG:
             ext = arg << 8
             continue
@@ -299,12 +298,9 @@ def _scan(
             pending = names[arg]
             if from_module:
                 reads.append((from_module, pending))
-        elif op == LOAD_CONST:
-            recent = [recent[1], consts[arg]]
-        elif op == LOAD_SMALL_INT:
-            recent = [recent[1], arg]
         elif op == IMPORT_NAME:
-            level, fromlist = recent
+            fromlist, at = _loaded_before(ops, args, consts, unit)
+            level, _ = _loaded_before(ops, args, consts, at)
             target = names[arg]
             absolute = absolute_name(target, level if isinstance(level, int) else 0, package)
             last_import = absolute
@@ -319,6 +315,24 @@ def _scan(
             if last_import:
                 stars.append(last_import)
     return frozenset(bound), tuple(dict.fromkeys(imports)), tuple(stars), copies, tuple(reads)
+
+
+def _loaded_before(ops: bytes, args: bytes, consts: tuple, unit: int) -> tuple[object, int]:
+    """The constant the instruction before code unit ``unit`` loads (None if it loads none),
+    and the unit that instruction starts at: an import loads its level, then its fromlist."""
+    at = unit - 1
+    if at < 0:
+        return None, 0
+    op, arg, shift = ops[at], args[at], 8
+    while at > 0 and ops[at - 1] == EXTENDED_ARG:
+        at -= 1
+        arg |= args[at] << shift
+        shift += 8
+    if op == LOAD_CONST:
+        return consts[arg], at
+    if op == LOAD_SMALL_INT:
+        return arg, at
+    return None, at
 
 
 def star_names(module_name: str) -> set[str]:
