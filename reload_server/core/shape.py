@@ -10,7 +10,13 @@ may differ), a class body of the same shape whose docstring may differ —
 nothing at the top level runs.  The live functions get their new bodies in
 place, the live classes their new docstrings, and a constant that differs and
 that one ``NAME = constant`` of the top level alone stores (nothing at the top
-level reads ``NAME``) is bound anew, as running that statement would.
+level reads ``NAME``) is bound anew, as running that statement would.  Any
+other statement whose constants differ (``CONFIG = {"version": 3}``) runs
+again alone, cut out of the new code, when it runs unconditionally, makes no
+definition, imports nothing and binds only names nothing else at the top level
+uses.  The instructions may load other constant slots than before (a constant
+edited to a value the module has elsewhere shares that slot): they are then
+compared load by load.
 
 Anything else, or a live function or class not found, and the caller plans
 statement by statement.
