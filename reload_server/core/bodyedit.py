@@ -45,23 +45,29 @@ def derive(file: str, old: CodeType, old_data: bytes, data: bytes) -> CodeType |
         return None  # 3.10: no qualified names or positions on code objects
     if b"coding" in data[:200] or b"coding" in old_data[:200]:
         return None  # the definition's lines alone would lose the encoding
+    # Whole lines before the change and after it, read from the bytes: comparing
+    # lists of lines compares every line up to the change, on every reload.  Near
+    # an insertion of a line like its neighbours the bytes may count one line
+    # fewer than the lines would: the change then looks a line longer (safe).
+    prefix = _common_prefix(old_data, data)
+    if prefix == len(old_data) == len(data):
+        return None  # the same bytes: a forced reload runs the module whole
+    first = old_data.count(b"\n", 0, prefix)  # lines before the change
     # The first line changed, or the one above it where lines were only inserted, is in
     # the definition edited: else no definition holds the edit (an edit of the whole
-    # file, of its docstring), and that is told before splitting it into lines.
-    changed = old_data.count(b"\n", 0, _common_prefix(old_data, data)) + 1
-    if _enclosing(old, changed, changed) is None and (
-        changed < 2 or _enclosing(old, changed - 1, changed - 1) is None
+    # file, of its docstring), and that is told before reading further.
+    if _enclosing(old, first + 1, first + 1) is None and (
+        first < 1 or _enclosing(old, first, first) is None
     ):
         return None
+    suffix = _common_suffix(old_data, data, min(len(old_data), len(data)) - prefix)
+    old_count, new_count = old_data.count(b"\n") + 1, data.count(b"\n") + 1
+    tail = min(
+        old_data.count(b"\n", len(old_data) - suffix),
+        min(old_count, new_count) - first,
+    )
     old_lines = old_data.split(b"\n")
     new_lines = data.split(b"\n")
-    first = _common_prefix(old_lines, new_lines)  # lines before the change
-    if first == len(old_lines) == len(new_lines):
-        return None  # the same bytes: a forced reload runs the module whole
-    tail = min(
-        _common_prefix(old_lines[::-1], new_lines[::-1]),
-        min(len(old_lines), len(new_lines)) - first,
-    )
     moved = len(new_lines) - len(old_lines)  # how far the lines after the change move
     if moved and not SUPPORTED:
         return None
@@ -116,8 +122,20 @@ def plan(new: CodeType, old: CodeType, ns: dict, reloaded: set[str]) -> Plan | N
     return Plan(None, [(live, new_body)], 0, 1, stale)
 
 
-def _common_prefix(a: list[bytes] | bytes, b: list[bytes] | bytes) -> int:
-    """How many leading items ``a`` and ``b`` share (slices compare in C)."""
+def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    """How many trailing bytes ``a`` and ``b`` share, at most ``limit``."""
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[-mid:] == b[-mid:]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """How many leading bytes ``a`` and ``b`` share (slices compare in C)."""
     lo, hi = 0, min(len(a), len(b))
     while lo < hi:
         mid = (lo + hi + 1) // 2
