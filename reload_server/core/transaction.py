@@ -972,11 +972,14 @@ def _call_reimported(s: Source, snap: dict, notes: list[Note]) -> object:
 def _record_replacements(ns: dict, snap: dict) -> dict[str, Replacement]:
     """Old module-level values whose name now holds another object, by name."""
     out: dict[str, Replacement] = {}
-    for key, old in snap.items():
+    get = ns.get
+    # Most names keep their object: one comprehension finds the few that did not.
+    changed = [key for key, old in snap.items() if get(key, MISSING) is not old]
+    for key in changed:
         if key in _SYSTEM_NAMES:
             continue
-        new = ns.get(key, MISSING)
-        if new is MISSING or new is old:
+        old, new = snap[key], ns.get(key, MISSING)
+        if new is MISSING:
             continue
         if isinstance(old, ATOMIC) and type(old) is type(new) and old == new:
             continue
