@@ -625,7 +625,9 @@ class _Commit:
         func's survivor.
         """
         merger = self.merger
-        items = list(ns.items())
+        get = snap.get
+        # A name still holding its old object (a function edited in place) has nothing to merge.
+        items = [(key, new) for key, new in ns.items() if get(key, MISSING) is not new]
         for key, new in items:
             if _qualname(new) == key:
                 _merge_name(ns, snap, key, new, merger)
