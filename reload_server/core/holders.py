@@ -5,14 +5,14 @@ Rebinding ``from m import x`` copies needs the modules whose namespace holds
 a microsecond a module — 10 ms with 10,000 loaded — and so does looking at
 every module that holds *some* value of ``m`` (every module that imports a
 function from it).  So the first reload of ``m`` that replaces a value looks
-through them all once and remembers, per name of ``m``, which modules hold its
-value (any value ``m`` made or imported-and-exported: not modules, builtins,
-or other modules' functions and classes, which it merely refers to).  Later
-reloads look only at the modules remembered for the names whose value they
-replace, and at the modules imported since (the tail of ``sys.modules``,
-where imports add); after each, a name's modules are those whose copy of it
-was rebound (:func:`settle`), so a module that only holds a look-alike small
-value is looked at once.
+through them all once and remembers which modules hold any of its values (any
+value ``m`` made or imported-and-exported: not modules, builtins, or other
+modules' functions and classes, which it merely refers to); the first reload
+that replaces a name's value looks at those, and remembers, for that name,
+the modules whose copy of it was rebound (:func:`settle`).  Later reloads look
+only at the modules remembered for the names whose value they replace, and
+at the modules imported since (the tail of ``sys.modules``, where imports
+add), so a module that only holds a look-alike small value is looked at once.
 
 What this misses, by design: a module already looked at that takes one of
 ``m``'s values later *at run time* (``other.reg = m.reg`` in a function), not
@@ -38,7 +38,8 @@ class _Holders:
     def __init__(self) -> None:
         #: Modules found holding any of the module's values, by name.
         self.names: set[str] = set()
-        #: Per top-level name of the module, the modules found holding its value.
+        #: Per top-level name of the module whose value a reload replaced, the
+        #: modules holding a copy of its value.
         self.by_name: dict[str, set[str]] = {}
         #: The ``sys.modules`` entries already looked at: name -> id of the module.
         self.seen: dict[str, int] = {}
@@ -106,11 +107,13 @@ def candidates(source: str, olds: Mapping[str, object]) -> dict[str, set[str]]:
         _look_at(source, holders, rest, ids if ids is not None else _own_values(source, olds))
     out: dict[str, set[str]] = {}
     for key, old in olds.items():
-        if not _telling(source, old):
-            # Held by modules that never copied it: only a look at every holder finds copies.
+        found = holders.by_name.get(key)
+        if found is None or not _telling(source, old):
+            # Not replaced before, or held by modules that never copied it (None):
+            # only a look at every holder finds its copies.
             out[key] = set(holders.names)
         else:
-            out[key] = set(holders.by_name.get(key, ()))
+            out[key] = set(found)
     return out
 
 
@@ -132,7 +135,9 @@ def _look_at(
         holders.names.add(name)
         for value in list(values):
             for key in ids.get(id(value), ()):
-                by_name.setdefault(key, set()).add(name)
+                found = by_name.get(key)
+                if found is not None:  # else every holder is looked at, this one too
+                    found.add(name)
 
 
 def looked_at(source: str) -> set[str]:
@@ -146,10 +151,7 @@ def settle(source: str, name: str, modules: set[str]) -> None:
     holders = _index.get(source)
     if holders is None:
         return
-    if modules:
-        holders.by_name[name] = modules
-    else:
-        holders.by_name.pop(name, None)
+    holders.by_name[name] = modules
 
 
 def _fresh(modules: dict[str, object], seen: dict[str, int]) -> list[tuple[str, object]]:
@@ -159,8 +161,12 @@ def _fresh(modules: dict[str, object], seen: dict[str, int]) -> list[tuple[str, 
     there once its body ran), and so does an import of a name removed before,
     so everything new is at the end, among modules seen before that a reload
     moved there (``importlib.reload`` does).  The walk stops at a module seen
-    before once the count of modules says none is left to find; a removal
-    throws that count off, which the caller checks.
+    before once the count of modules says none is left to find.  A removal
+    throws that count off: the caller then finds more modules seen than
+    loaded, forgets the removed ones and looks everywhere for what is left.
+    Missed (a check of every entry would cost more than the rest of a reload):
+    as many modules removed as were imported before a module that was then
+    moved to the end, between two reloads that replace a value.
     """
     try:
         # Walked in place: copying 10,000 entries costs more than the walk.

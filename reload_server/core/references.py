@@ -59,14 +59,21 @@ def rebind_module_globals(
     return count
 
 
-def _rebind_by_identity(ns: dict, replacements: dict[int, Replacement]) -> int:
-    """Point every name of ``ns`` that holds a replaced old object at its replacement."""
+def _rebind_by_identity(
+    ns: dict, replacements: dict[int, Replacement], held: set[int] | None = None
+) -> int:
+    """Point every name of ``ns`` that holds a replaced old object at its replacement.
+
+    The ids of the replacements put in are added to ``held``.
+    """
     count = 0
     for key, value in list(ns.items()):
         r = replacements.get(id(value))
         if r is not None and r.old is value:
             ns[key] = r.new
             count += 1
+            if held is not None:
+                held.add(id(r.new))
     return count
 
 
@@ -119,15 +126,15 @@ def rebind_copies(replaced: dict[str, dict[str, Replacement]]) -> int:
         module = sys.modules.get(name)
         if not isinstance(module, ModuleType):
             continue
-        ns = module.__dict__
+        # Which old and new values it holds: the rebinds below add the new ones.
+        present = held[name] = tracked.intersection(map(id, module.__dict__.values()))
         if name in replaced:
             rebound.add(name)  # reloaded too: its copies were made anew
-        elif not olds.isdisjoint(map(id, ns.values())):
-            n = _rebind_copies_in(name, module, flat, by_id)
+        elif not olds.isdisjoint(present):
+            n = _rebind_copies_in(name, module, flat, by_id, present)
             if n:
                 count += n
                 rebound.add(name)
-        held[name] = tracked.intersection(map(id, ns.values()))
     for source, per_name in visits.items():
         new_ones = holders.looked_at(source)
         for key, found in per_name.items():
@@ -166,10 +173,12 @@ def _rebind_copies_in(
     module: ModuleType,
     replaced: dict[tuple[str, str], Replacement],
     by_id: dict[int, Replacement],
+    held: set[int],
 ) -> int:
     """Rebind the copies, in ``module``, of the replaced values: by its code's facts, then by identity.
 
-    ``replaced`` maps ``(reloaded module, name)`` to its replacement.
+    ``replaced`` maps ``(reloaded module, name)`` to its replacement; the ids
+    of the new values put in are added to ``held``.
     """
     ns = module.__dict__
     count = 0
@@ -180,9 +189,10 @@ def _rebind_copies_in(
             continue
         if ns.get(local, MISSING) is r.old:
             ns[local] = r.new
+            held.add(id(r.new))
             count += 1
     if by_id and not by_id.keys().isdisjoint(map(id, ns.values())):
-        count += _rebind_by_identity(ns, by_id)
+        count += _rebind_by_identity(ns, by_id, held)
     return count
 
 

@@ -238,3 +238,32 @@ def test_a_copy_in_a_module_imported_before_a_module_importlib_reloaded_follows(
     project.edit("m", "registry = {'v': 3}\n")
     reimport("m")
     assert late.registry == {"v": 3}
+
+
+def test_a_copy_in_a_module_imported_before_a_reloaded_one_follows_when_others_were_removed(
+    project,
+):
+    project.module("m", "registry = {'v': 1}\n")
+    other = project.module("other", "x = 1\n")
+    project.module("gone1", "x = 1\n")
+    project.module("gone2", "x = 1\n")
+    project.edit("m", "registry = {'v': 2}\n")
+    reimport("m")
+    late = project.module("late", "from m import registry\n")
+    importlib.reload(other)
+    del sys.modules["gone1"], sys.modules["gone2"]
+    project.edit("m", "registry = {'v': 3}\n")
+    reimport("m")
+    assert late.registry == {"v": 3}
+
+
+def test_a_copy_of_a_value_an_earlier_reload_left_alone_follows_the_reload_that_replaces_it(
+    project,
+):
+    project.module("m", "A = {'v': 1}\nB = {'v': 1}\n")
+    consumer = project.module("consumer", "from m import B\n")
+    project.edit("m", "A = {'v': 2}\nB = {'v': 1}\n")
+    reimport("m")
+    project.edit("m", "A = {'v': 2}\nB = {'v': 3}\n")
+    reimport("m")
+    assert consumer.B == {"v": 3}
