@@ -109,7 +109,7 @@ def candidates(source: str, olds: Mapping[str, object]) -> dict[str, set[str]]:
     for key, old in olds.items():
         found = holders.by_name.get(key)
         if found is None or not _telling(source, old):
-            # Not replaced before, or held by modules that never copied it (None):
+            # Not replaced before, or a value many modules hold of their own (None):
             # only a look at every holder finds its copies.
             out[key] = set(holders.names)
         else:
@@ -141,9 +141,16 @@ def _look_at(
 
 
 def looked_at(source: str) -> set[str]:
-    """The modules the last :func:`candidates` call for ``source`` looked at for the first time."""
+    """The modules the last :func:`candidates` call for ``source`` looked at for the first time.
+
+    Handed over once: the index forgets them (after a first look at every
+    module, they are all of them).
+    """
     holders = _index.get(source)
-    return holders.looked_at if holders is not None else set()
+    if holders is None:
+        return set()
+    found, holders.looked_at = holders.looked_at, set()
+    return found
 
 
 def settle(source: str, name: str, modules: set[str]) -> None:
@@ -164,7 +171,7 @@ def _fresh(modules: dict[str, object], seen: dict[str, int]) -> list[tuple[str, 
     before once the count of modules says none is left to find.  A removal
     throws that count off: the caller then finds more modules seen than
     loaded, forgets the removed ones and looks everywhere for what is left.
-    Missed (a check of every entry would cost more than the rest of a reload):
+    Missed (a check of every entry would cost more than the rest of this step):
     as many modules removed as were imported before a module that was then
     moved to the end, between two reloads that replace a value.
     """
