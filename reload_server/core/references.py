@@ -97,8 +97,9 @@ def rebind_copies(replaced: dict[str, dict[str, Replacement]]) -> int:
     the replaced values (:mod:`.holders`: every loaded module once, then per
     replaced name the modules found holding its value, and the ones imported
     since); only a module that holds one of the old objects, under any name,
-    has its code's facts looked up — read from its file once per version of
-    the file, then kept.
+    and one the reloaded module did not make (a number, a string), has its
+    code's facts looked up — read from its file once per version of the file,
+    then kept.
     """
     if not replaced:
         return 0
@@ -119,6 +120,7 @@ def rebind_copies(replaced: dict[str, dict[str, Replacement]]) -> int:
             names |= found
     flat = {(source, key): r for source, found in replaced.items() for key, r in found.items()}
     tracked = olds | {id(r.new) for r in flat.values()}
+    unique = len(olds) == len(flat)  # no two replaced names shared an old object
     count = 0
     held: dict[str, set[int]] = {}
     rebound: set[str] = set()
@@ -131,7 +133,12 @@ def rebind_copies(replaced: dict[str, dict[str, Replacement]]) -> int:
         if name in replaced:
             rebound.add(name)  # reloaded too: its copies were made anew
         elif not olds.isdisjoint(present):
-            n = _rebind_copies_in(name, module, flat, by_id, present)
+            if unique and by_id.keys() >= olds & present:
+                # Only objects the reload made: identity finds every copy the
+                # facts would, so the importer's code need not be read.
+                n = _rebind_by_identity(module.__dict__, by_id, present)
+            else:
+                n = _rebind_copies_in(name, module, flat, by_id, present)
             if n:
                 count += n
                 rebound.add(name)

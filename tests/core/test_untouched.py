@@ -267,3 +267,11 @@ def test_a_copy_of_a_value_an_earlier_reload_left_alone_follows_the_reload_that_
     project.edit("m", "A = {'v': 2}\nB = {'v': 3}\n")
     reimport("m")
     assert consumer.B == {"v": 3}
+
+
+def test_copies_of_two_names_that_shared_one_object_each_follow_their_own_name(project):
+    project.module("m", "A = B = {'v': 1}\n")
+    consumer = project.module("consumer", "from m import A, B\n")
+    project.edit("m", "A = {'v': 2}\nB = {'v': 3}\n")
+    reimport("m")
+    assert (consumer.A, consumer.B) == ({"v": 2}, {"v": 3})
