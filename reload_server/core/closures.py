@@ -14,6 +14,8 @@ import gc
 import sys
 import time
 from collections.abc import Iterator
+from itertools import chain
+from operator import attrgetter, itemgetter
 from types import CodeType, FunctionType
 
 from .rebase import EXACT_REFCOUNTS
@@ -34,8 +36,13 @@ def update_live_closures(recoded: list[tuple[CodeType, CodeType]], notes: list[N
     its code and is named in a warning note.  Returns how many were updated.
     """
     suspects: dict[int, tuple[CodeType, CodeType]] = {}
+    # The common case, found without a Python-level loop over thousands of
+    # functions: no old code has nested code at all.
+    consts = chain.from_iterable(map(attrgetter("co_consts"), map(itemgetter(0), recoded)))
+    if CodeType not in map(type, consts):
+        return 0
     for old, new in recoded:
-        if not any(type(c) is CodeType for c in old.co_consts):
+        if CodeType not in map(type, old.co_consts):
             continue  # the common case: nothing nested
         nested = list(_nested(old))
         live = [c for c in nested if not EXACT_REFCOUNTS or sys.getrefcount(c) > _OWNED_REFS]

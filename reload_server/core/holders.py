@@ -1,23 +1,31 @@
-"""Which loaded modules hold a module's values: found once, then kept up to date.
+"""Which loaded modules hold a module's values, by name: found once, then kept up to date.
 
 Rebinding ``from m import x`` copies needs the modules whose namespace holds
-one of ``m``'s old values.  Looking through every loaded module's namespace
-costs about a microsecond a module — 10 ms with 10,000 loaded — on every
-reload that replaces a value.  So the first such reload of ``m`` looks through
-them all once and remembers which ones hold any value ``m`` made or
-imported-and-exported (not modules, builtins, or other modules' functions and
-classes, which it merely refers to); later reloads look only at those and at
-the modules imported since (the tail of ``sys.modules``, where imports add).
+``m``'s old ``x``.  Looking through every loaded module's namespace costs about
+a microsecond a module — 10 ms with 10,000 loaded — and so does looking at
+every module that holds *some* value of ``m`` (every module that imports a
+function from it).  So the first reload of ``m`` that replaces a value looks
+through them all once and remembers which modules hold any of its values (any
+value ``m`` made or imported-and-exported: not modules, builtins, or other
+modules' functions and classes, which it merely refers to); the first reload
+that replaces a name's value looks at those, and remembers, for that name,
+the modules whose copy of it was rebound (:func:`settle`).  Later reloads look
+only at the modules remembered for the names whose value they replace, and
+at the modules imported since (the tail of ``sys.modules``, where imports
+add), so a module that only holds a look-alike small value is looked at once.
 
-What this misses, by design: a module already loaded at ``m``'s first reload
-that takes one of ``m``'s values later *at run time* (``other.reg = m.reg`` in
-a function), not by importing it.  ``from m import x``, at the top level of a
-module imported before or after, is always found.
+What this misses, by design: a module already looked at that takes one of
+``m``'s values later *at run time* (``other.reg = m.reg`` in a function), not
+by importing it.  ``from m import x``, at the top level of a module imported
+before or after, is always found.  A replaced value the index cannot tell
+apart (``None``, ``True``, a module, another module's function) sends the
+reload to every module found holding any of ``m``'s values, as before.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Mapping
 from types import BuiltinFunctionType, FunctionType, ModuleType
 
 # None, booleans and the like are held by every module: no filter at all.
@@ -25,74 +33,166 @@ _EVERYWHERE = frozenset(map(id, (None, True, False, Ellipsis, NotImplemented, ""
 
 
 class _Holders:
-    __slots__ = ("names", "seen")
+    __slots__ = ("names", "by_name", "seen", "looked_at")
 
     def __init__(self) -> None:
-        #: Modules found holding one of the module's values, by name.
+        #: Modules found holding any of the module's values, by name.
         self.names: set[str] = set()
+        #: Per top-level name of the module whose value a reload replaced, the
+        #: modules holding a copy of its value.
+        self.by_name: dict[str, set[str]] = {}
         #: The ``sys.modules`` entries already looked at: name -> id of the module.
         self.seen: dict[str, int] = {}
+        #: The modules the last :func:`candidates` call looked at for the first time.
+        self.looked_at: set[str] = set()
 
 
 _index: dict[str, _Holders] = {}
 
 
-def _own_values(source: str, olds: list[object]) -> set[int]:
-    """Ids of the values of ``source`` (and of ``olds``) another module may hold as copies."""
+def _telling(source: str, value: object) -> bool:
+    """Whether a module holding ``value`` may hold it as a copy of ``source``'s value."""
+    if id(value) in _EVERYWHERE:
+        return False
+    # type(), not isinstance(): isinstance reads __class__, which makes a lazy
+    # object (Django's settings) set itself up.
+    kind = type(value)
+    if issubclass(kind, (ModuleType, BuiltinFunctionType)):
+        return False
+    if issubclass(kind, (FunctionType, type)):
+        return getattr(value, "__module__", None) == source
+    return True
+
+
+def _own_values(source: str, olds: Mapping[str, object]) -> dict[int, list[str]]:
+    """The values of ``source`` (and ``olds``) another module may hold as copies: id -> names."""
     module = sys.modules.get(source)
     # Dunder names are the import system's (``__builtins__`` is in every module).
-    values = (
-        [v for k, v in module.__dict__.items() if not k.startswith("__")]
+    items: Iterable[tuple[str, object]] = (
+        [(k, v) for k, v in module.__dict__.items() if not k.startswith("__")]
         if module is not None
         else []
     )
-    ids: set[int] = set()
-    for value in (*values, *olds):
-        # type(), not isinstance(): isinstance reads __class__, which makes a lazy
-        # object (Django's settings) set itself up.
-        kind = type(value)
-        if issubclass(kind, (ModuleType, BuiltinFunctionType)):
-            continue
-        if issubclass(kind, (FunctionType, type)) and getattr(value, "__module__", None) != source:
-            continue
-        ids.add(id(value))
-    return ids - _EVERYWHERE
+    ids: dict[int, list[str]] = {}
+    for key, value in (*items, *olds.items()):
+        if _telling(source, value):
+            found = ids.setdefault(id(value), [])
+            if key not in found:
+                found.append(key)
+    return ids
 
 
-def candidates(source: str, olds: list[object]) -> set[str]:
-    """Names of the loaded modules that may hold copies of ``source``'s values (``olds`` among them)."""
+def candidates(source: str, olds: Mapping[str, object]) -> dict[str, set[str]]:
+    """Per name in ``olds`` (name -> old value), the loaded modules that may hold a copy of it."""
     holders = _index.get(source)
     if holders is None:
         holders = _index[source] = _Holders()
     modules = sys.modules
-    fresh = _fresh(list(modules.items()), holders.seen)
+    seen = holders.seen
+    holders.looked_at = set()
+    ids: dict[int, list[str]] | None = None
+    fresh = _fresh(modules, seen)
     if fresh:
         ids = _own_values(source, olds)
-        for name, module in fresh:
-            holders.seen[name] = id(module)
-            if name == source or not issubclass(type(module), ModuleType):
-                continue
-            if not ids.isdisjoint(map(id, module.__dict__.values())):
-                holders.names.add(name)
-            else:
-                holders.names.discard(name)
-    if len(holders.seen) != len(modules):
+        _look_at(source, holders, fresh, ids)
+    if len(seen) > len(modules):
         # Some module left sys.modules: forget it.
-        holders.seen = {n: i for n, i in holders.seen.items() if n in modules}
-        holders.names.intersection_update(holders.seen)
-    return set(holders.names)
+        seen = holders.seen = {n: i for n, i in seen.items() if n in modules}
+        holders.names.intersection_update(seen)
+        for found in holders.by_name.values():
+            found.intersection_update(seen)
+    if len(seen) < len(modules):
+        # A removal hid how many were new: look for them everywhere.
+        rest = [(n, m) for n, m in list(modules.items()) if seen.get(n) != id(m)]
+        _look_at(source, holders, rest, ids if ids is not None else _own_values(source, olds))
+    out: dict[str, set[str]] = {}
+    for key, old in olds.items():
+        found = holders.by_name.get(key)
+        if found is None or not _telling(source, old):
+            # Not replaced before, or a value many modules hold of their own (None):
+            # only a look at every holder finds its copies.
+            out[key] = set(holders.names)
+        else:
+            out[key] = set(found)
+    return out
 
 
-def _fresh(items: list[tuple[str, object]], seen: dict[str, int]) -> list[tuple[str, object]]:
-    """The entries of ``sys.modules`` not looked at yet: the tail after the last one seen.
+def _look_at(
+    source: str, holders: _Holders, entries: list[tuple[str, object]], ids: dict[int, list[str]]
+) -> None:
+    """Note which of ``source``'s values each module of ``entries`` holds."""
+    by_name = holders.by_name
+    for name, module in entries:
+        holders.seen[name] = id(module)
+        holders.looked_at.add(name)
+        if name == source or not issubclass(type(module), ModuleType):
+            holders.names.discard(name)
+            continue
+        values = module.__dict__.values()
+        if ids.keys().isdisjoint(map(id, values)):
+            holders.names.discard(name)
+            continue
+        holders.names.add(name)
+        for value in list(values):
+            for key in ids.get(id(value), ()):
+                found = by_name.get(key)
+                if found is not None:  # else every holder is looked at, this one too
+                    found.add(name)
+
+
+def looked_at(source: str) -> set[str]:
+    """The modules the last :func:`candidates` call for ``source`` looked at for the first time.
+
+    Handed over once: the index forgets them (after a first look at every
+    module, they are all of them).
+    """
+    holders = _index.get(source)
+    if holders is None:
+        return set()
+    found, holders.looked_at = holders.looked_at, set()
+    return found
+
+
+def settle(source: str, name: str, modules: set[str]) -> None:
+    """Remember ``modules`` as those holding a copy of ``name``'s value, after a reload replaced it."""
+    holders = _index.get(source)
+    if holders is None:
+        return
+    holders.by_name[name] = modules
+
+
+def _fresh(modules: dict[str, object], seen: dict[str, int]) -> list[tuple[str, object]]:
+    """The entries of ``sys.modules`` not looked at yet, found from its end.
 
     An import adds its module at the end of ``sys.modules`` (importlib moves it
     there once its body ran), and so does an import of a name removed before,
-    so everything new is at the end.
+    so everything new is at the end, among modules seen before that a reload
+    moved there (``importlib.reload`` does).  The walk stops at a module seen
+    before once the count of modules says none is left to find.  A removal
+    throws that count off: the caller then finds more modules seen than
+    loaded, forgets the removed ones and looks everywhere for what is left.
+    Missed (a check of every entry would cost more than the rest of this step):
+    as many modules removed as were imported before a module that was then
+    moved to the end, between two reloads that replace a value.
     """
+    try:
+        # Walked in place: copying 10,000 entries costs more than the walk.
+        return _walk(reversed(modules.items()), seen, len(modules))
+    except RuntimeError:  # another thread imported meanwhile
+        return _walk(reversed(list(modules.items())), seen, len(modules))
+
+
+def _walk(
+    items: Iterable[tuple[str, object]], seen: dict[str, int], total: int
+) -> list[tuple[str, object]]:
     fresh = []
-    for name, module in reversed(items):
+    known = len(seen)
+    for name, module in items:
         if seen.get(name) == id(module):
-            break
+            if known >= total:
+                break
+            continue
         fresh.append((name, module))
+        if name not in seen:
+            known += 1
     return fresh

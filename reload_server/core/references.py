@@ -59,14 +59,21 @@ def rebind_module_globals(
     return count
 
 
-def _rebind_by_identity(ns: dict, replacements: dict[int, Replacement]) -> int:
-    """Point every name of ``ns`` that holds a replaced old object at its replacement."""
+def _rebind_by_identity(
+    ns: dict, replacements: dict[int, Replacement], held: set[int] | None = None
+) -> int:
+    """Point every name of ``ns`` that holds a replaced old object at its replacement.
+
+    The ids of the replacements put in are added to ``held``.
+    """
     count = 0
     for key, value in list(ns.items()):
         r = replacements.get(id(value))
         if r is not None and r.old is value:
             ns[key] = r.new
             count += 1
+            if held is not None:
+                held.add(id(r.new))
     return count
 
 
@@ -86,42 +93,113 @@ def rebind_copies(replaced: dict[str, dict[str, Replacement]]) -> int:
     classes the reloaded module merely referred to.  Returns how many names
     were rebound.
 
-    Cost: an identity pass over the values of the modules that may hold the
-    reloaded module's values (:mod:`.holders`: every loaded module once, then
-    those found and the ones imported since); only a module that holds one of
-    the old objects, under any name, has its code's facts looked up — read from
-    its file once per version of the file, then kept.
+    Cost: an identity pass over the values of the modules that may hold one of
+    the replaced values (:mod:`.holders`: every loaded module once, then per
+    replaced name the modules found holding its value, and the ones imported
+    since); only a module that holds one of the old objects, under any name,
+    and one the reloaded module did not make (a number, a string), has its
+    code's facts looked up — read from its file once per version of the file,
+    then kept.
     """
     if not replaced:
         return 0
     by_id: dict[int, Replacement] = {}
     olds: set[int] = set()
-    for source, names in replaced.items():
-        for r in names.values():
+    for source, found in replaced.items():
+        for r in found.values():
             olds.add(id(r.old))
             if _created_by(r.old, source):
                 by_id[id(r.old)] = r
-    count = 0
+    visits: dict[str, dict[str, set[str]]] = {
+        source: holders.candidates(source, {key: r.old for key, r in found.items()})
+        for source, found in replaced.items()
+    }
     names: set[str] = set()
-    for source, found in replaced.items():
-        names |= holders.candidates(source, [r.old for r in found.values()])
+    for per_name in visits.values():
+        for found in per_name.values():
+            names |= found
+    flat = {(source, key): r for source, found in replaced.items() for key, r in found.items()}
+    tracked = olds | {id(r.new) for r in flat.values()}
+    unique = len(olds) == len(flat)  # no two replaced names shared an old object
+    count = 0
+    held: dict[str, set[int]] = {}
+    rebound: set[str] = set()
     for name in sorted(names):
         module = sys.modules.get(name)
-        if name in replaced or not isinstance(module, ModuleType):
+        if not isinstance(module, ModuleType):
             continue
-        ns = module.__dict__
-        if olds.isdisjoint(map(id, ns.values())):
+        # Which old and new values it holds: the rebinds below add the new ones.
+        present = held[name] = tracked.intersection(map(id, module.__dict__.values()))
+        if name in replaced:
+            rebound.add(name)  # reloaded too: its copies were made anew
+        elif not olds.isdisjoint(present):
+            if unique and by_id.keys() >= olds & present:
+                # Only objects the reload made: identity finds every copy the
+                # facts would, so the importer's code need not be read.
+                n = _rebind_by_identity(module.__dict__, by_id, present)
+            else:
+                n = _rebind_copies_in(name, module, flat, by_id, present)
+            if n:
+                count += n
+                rebound.add(name)
+    for source, per_name in visits.items():
+        new_ones = holders.looked_at(source)
+        for key, found in per_name.items():
+            r = replaced[source][key]
+            holders.settle(source, key, _copiers(found, r, held, rebound, new_ones))
+    return count
+
+
+def _copiers(
+    found: set[str],
+    r: Replacement,
+    held: dict[str, set[int]],
+    rebound: set[str],
+    new_ones: set[str],
+) -> set[str]:
+    """Which of the modules ``found`` hold a copy of ``r``'s new value, to look at next time.
+
+    Those whose copies were just rebound, and those first looked at now that
+    hold the new value and not the old (imported during the reload, they
+    copied it themselves); not one that holds both, or holds the new value
+    without a rebind since before: that is a look-alike of its own (a small
+    number), looked at no more.
+    """
+    new, old = id(r.new), id(r.old)
+    out = set()
+    for name in found:
+        ids = held.get(name)
+        if ids is not None and new in ids:
+            if name in rebound or (name in new_ones and old not in ids):
+                out.add(name)
+    return out
+
+
+def _rebind_copies_in(
+    name: str,
+    module: ModuleType,
+    replaced: dict[tuple[str, str], Replacement],
+    by_id: dict[int, Replacement],
+    held: set[int],
+) -> int:
+    """Rebind the copies, in ``module``, of the replaced values: by its code's facts, then by identity.
+
+    ``replaced`` maps ``(reloaded module, name)`` to its replacement; the ids
+    of the new values put in are added to ``held``.
+    """
+    ns = module.__dict__
+    count = 0
+    copies, exact = _copies(name, module)
+    for local, origin in copies.items():
+        r = replaced.get(origin)
+        if r is None or (not exact and local != origin[1]):
             continue
-        copies, exact = _copies(name, module)
-        for local, (source, attr) in copies.items():
-            if not exact and local != attr:
-                continue
-            r = replaced.get(source, {}).get(attr)
-            if r is not None and ns.get(local, MISSING) is r.old:
-                ns[local] = r.new
-                count += 1
-        if by_id and not by_id.keys().isdisjoint(map(id, ns.values())):
-            count += _rebind_by_identity(ns, by_id)
+        if ns.get(local, MISSING) is r.old:
+            ns[local] = r.new
+            held.add(id(r.new))
+            count += 1
+    if by_id and not by_id.keys().isdisjoint(map(id, ns.values())):
+        count += _rebind_by_identity(ns, by_id, held)
     return count
 
 

@@ -626,7 +626,9 @@ class _Commit:
         func's survivor.
         """
         merger = self.merger
-        items = list(ns.items())
+        get = snap.get
+        # A name still holding its old object (a function edited in place) has nothing to merge.
+        items = [(key, new) for key, new in ns.items() if get(key, MISSING) is not new]
         for key, new in items:
             if _qualname(new) == key:
                 _merge_name(ns, snap, key, new, merger)
@@ -975,11 +977,14 @@ def _call_reimported(s: Source, snap: dict, notes: list[Note]) -> object:
 def _record_replacements(ns: dict, snap: dict) -> dict[str, Replacement]:
     """Old module-level values whose name now holds another object, by name."""
     out: dict[str, Replacement] = {}
-    for key, old in snap.items():
+    get = ns.get
+    # Most names keep their object: one comprehension finds the few that did not.
+    changed = [key for key, old in snap.items() if get(key, MISSING) is not old]
+    for key in changed:
         if key in _SYSTEM_NAMES:
             continue
-        new = ns.get(key, MISSING)
-        if new is MISSING or new is old:
+        old, new = snap[key], ns.get(key, MISSING)
+        if new is MISSING:
             continue
         if isinstance(old, ATOMIC) and type(old) is type(new) and old == new:
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import importlib
 import subprocess
 import sys
 
@@ -185,3 +186,92 @@ def test_a_lazy_object_the_module_refers_to_is_not_set_up_by_a_reload(project):
     project.edit("user", "from lazylib import settings\nCONFIG = {'v': 2}\n")
     reimport("user")
     assert lazylib.touched == []
+
+
+def test_an_aliased_copy_of_a_replaced_dict_follows_every_reload(project):
+    project.module("m", "def f():\n    return 1\nCONFIG = {'v': 1}\n")
+    user = project.module("user", "from m import f, CONFIG as settings\n")
+    for v in (2, 3, 4):
+        project.edit("m", f"def f():\n    return 1\nCONFIG = {{'v': {v}}}\n")
+        reimport("m")
+    assert user.settings == {"v": 4}
+
+
+def test_a_copy_of_a_small_value_follows_every_reload(project):
+    project.module("m", "LIMIT = 5\n")
+    consumer = project.module("consumer", "from m import LIMIT\nOWN = 6\n")
+    for limit in (6, 7, 5):
+        project.edit("m", f"LIMIT = {limit}\n")
+        reimport("m")
+    assert (consumer.LIMIT, consumer.OWN) == (5, 6)
+
+
+def test_a_module_s_own_value_equal_to_each_new_version_stays_its_own(project):
+    project.module("m", "LIMIT = 5\n")
+    consumer = project.module("consumer", "A = 5\nB = 6\n")
+    for limit in (6, 7):
+        project.edit("m", f"LIMIT = {limit}\n")
+        reimport("m")
+    assert (consumer.A, consumer.B) == (5, 6)
+
+
+def test_a_copy_made_by_a_module_the_reload_imports_follows_the_next_reload(project):
+    project.write("late.py", "from m import CONFIG\n")
+    project.module("m", "CONFIG = {'v': 1}\n")
+    project.edit("m", "CONFIG = {'v': 2}\nimport late\n")
+    reimport("m")
+    late = sys.modules["late"]
+    project.edit("m", "CONFIG = {'v': 3}\nimport late\n")
+    reimport("m")
+    assert late.CONFIG == {"v": 3}
+
+
+def test_a_copy_in_a_module_imported_before_a_module_importlib_reloaded_follows(project):
+    # importlib.reload moves the module it reloads to the end of sys.modules,
+    # after the modules imported since.
+    project.module("m", "registry = {'v': 1}\n")
+    other = project.module("other", "x = 1\n")
+    project.edit("m", "registry = {'v': 2}\n")
+    reimport("m")
+    late = project.module("late", "from m import registry\n")
+    importlib.reload(other)
+    project.edit("m", "registry = {'v': 3}\n")
+    reimport("m")
+    assert late.registry == {"v": 3}
+
+
+def test_a_copy_in_a_module_imported_before_a_reloaded_one_follows_when_others_were_removed(
+    project,
+):
+    project.module("m", "registry = {'v': 1}\n")
+    other = project.module("other", "x = 1\n")
+    project.module("gone1", "x = 1\n")
+    project.module("gone2", "x = 1\n")
+    project.edit("m", "registry = {'v': 2}\n")
+    reimport("m")
+    late = project.module("late", "from m import registry\n")
+    importlib.reload(other)
+    del sys.modules["gone1"], sys.modules["gone2"]
+    project.edit("m", "registry = {'v': 3}\n")
+    reimport("m")
+    assert late.registry == {"v": 3}
+
+
+def test_a_copy_of_a_value_an_earlier_reload_left_alone_follows_the_reload_that_replaces_it(
+    project,
+):
+    project.module("m", "A = {'v': 1}\nB = {'v': 1}\n")
+    consumer = project.module("consumer", "from m import B\n")
+    project.edit("m", "A = {'v': 2}\nB = {'v': 1}\n")
+    reimport("m")
+    project.edit("m", "A = {'v': 2}\nB = {'v': 3}\n")
+    reimport("m")
+    assert consumer.B == {"v": 3}
+
+
+def test_copies_of_two_names_that_shared_one_object_each_follow_their_own_name(project):
+    project.module("m", "A = B = {'v': 1}\n")
+    consumer = project.module("consumer", "from m import A, B\n")
+    project.edit("m", "A = {'v': 2}\nB = {'v': 3}\n")
+    reimport("m")
+    assert (consumer.A, consumer.B) == ({"v": 2}, {"v": 3})
