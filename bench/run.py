@@ -1015,10 +1015,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     opts.modified_repeat = 3 if quick else 11
     opts.memory_reloads = 50 if quick else 1_000
     opts.phase_sizes = [1_000] if quick else opts.sizes
-    opts.phase_reloads = 3 if quick else 9
+    opts.phase_reloads = 3 if quick else 15
     opts.framework_rounds = 1 if quick else 5
     opts.many_count = 50 if quick else 10_000
-    opts.many_reloads = 3 if quick else 11
+    opts.many_reloads = 3 if quick else 15
     opts.fleet_workers = (
         [int(x) for x in opts.fleet_workers.split(",")]
         if opts.fleet_workers

@@ -19,6 +19,7 @@ import weakref
 from reload_server.core.sources import file_facts
 from reload_server.core.targets import source_file
 
+from ..core.holders import unseen_modules
 from ..core.values import is_a
 
 TYPE_CHECKING = False
@@ -35,18 +36,15 @@ class Apps:
 
     def __init__(self) -> None:
         self._found: weakref.WeakSet = weakref.WeakSet()
-        self._seen: weakref.WeakSet = weakref.WeakSet()  # the module objects looked at
+        # The sys.modules entries looked at (name -> id): a reload looks at those imported
+        # since, and at the reloaded modules again, not at every loaded module.
+        self._seen: dict[str, int] = {}
 
     def find(self, kind: type, modules: Sequence[ModuleType]) -> list:
         """Every live ``kind`` instance held by a module, the reloaded ``modules`` looked at again."""
-        again = {m.__name__ for m in modules} | {"__main__"}
-        for name, module in list(sys.modules.items()):
-            try:
-                if module in self._seen and name not in again:
-                    continue
-                self._seen.add(module)
-            except TypeError:  # not a module, and no weak reference to it: look every time
-                pass
+        entries = [m for _, m in unseen_modules(self._seen)]
+        entries += [*modules, sys.modules.get("__main__")]
+        for module in entries:
             space = getattr(module, "__dict__", None)
             if not is_a(space, dict):
                 continue

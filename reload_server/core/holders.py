@@ -25,6 +25,7 @@ reload to every module found holding any of ``m``'s values, as before.
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Iterable, Mapping
 from types import BuiltinFunctionType, FunctionType, ModuleType
 
@@ -42,7 +43,7 @@ class _Holders:
         #: modules holding a copy of its value.
         self.by_name: dict[str, set[str]] = {}
         #: The ``sys.modules`` entries already looked at: name -> id of the module.
-        self.seen: dict[str, int] = {}
+        self.seen: dict[str, object] = {}
         #: The modules the last :func:`candidates` call looked at for the first time.
         self.looked_at: set[str] = set()
 
@@ -97,13 +98,13 @@ def candidates(source: str, olds: Mapping[str, object]) -> dict[str, set[str]]:
         _look_at(source, holders, fresh, ids)
     if len(seen) > len(modules):
         # Some module left sys.modules: forget it.
-        seen = holders.seen = {n: i for n, i in seen.items() if n in modules}
+        seen = holders.seen = {n: k for n, k in seen.items() if n in modules}
         holders.names.intersection_update(seen)
         for found in holders.by_name.values():
             found.intersection_update(seen)
     if len(seen) < len(modules):
         # A removal hid how many were new: look for them everywhere.
-        rest = [(n, m) for n, m in list(modules.items()) if seen.get(n) != id(m)]
+        rest = [(n, m) for n, m in list(modules.items()) if not _same(seen.get(n), m)]
         _look_at(source, holders, rest, ids if ids is not None else _own_values(source, olds))
     out: dict[str, set[str]] = {}
     for key, old in olds.items():
@@ -123,7 +124,7 @@ def _look_at(
     """Note which of ``source``'s values each module of ``entries`` holds."""
     by_name = holders.by_name
     for name, module in entries:
-        holders.seen[name] = id(module)
+        holders.seen[name] = _mark(module)
         holders.looked_at.add(name)
         if name == source or not issubclass(type(module), ModuleType):
             holders.names.discard(name)
@@ -161,7 +162,41 @@ def settle(source: str, name: str, modules: set[str]) -> None:
     holders.by_name[name] = modules
 
 
-def _fresh(modules: dict[str, object], seen: dict[str, int]) -> list[tuple[str, object]]:
+def _mark(module: object) -> object:
+    """What tells that ``module`` was looked at: a weak reference, not its id, which a module
+    made after it was freed may get (a test's modules, made anew under the same names)."""
+    try:
+        return weakref.ref(module)
+    except TypeError:  # not a module, and no weak reference to it: looked at every time
+        return None
+
+
+def _same(mark: object, module: object) -> bool:
+    return mark is not None and mark() is module  # type: ignore[operator]
+
+
+def unseen_modules(seen: dict[str, object]) -> list[tuple[str, object]]:
+    """The entries of ``sys.modules`` that ``seen`` (name -> :func:`_mark` of the module looked
+    at) lacks,
+    noted in it; names that left ``sys.modules`` are forgotten.  Cheap when little changed:
+    what :func:`candidates` does, for a caller with a question of its own (the adapters'
+    apps)."""
+    modules = sys.modules
+    fresh = _fresh(modules, seen)
+    for name, module in fresh:
+        seen[name] = _mark(module)
+    if len(seen) > len(modules):
+        for name in [n for n in seen if n not in modules]:
+            del seen[name]
+    if len(seen) < len(modules):
+        rest = [(n, m) for n, m in list(modules.items()) if not _same(seen.get(n), m)]
+        for name, module in rest:
+            seen[name] = _mark(module)
+        fresh += rest
+    return fresh
+
+
+def _fresh(modules: dict[str, object], seen: dict[str, object]) -> list[tuple[str, object]]:
     """The entries of ``sys.modules`` not looked at yet, found from its end.
 
     An import adds its module at the end of ``sys.modules`` (importlib moves it
@@ -183,12 +218,12 @@ def _fresh(modules: dict[str, object], seen: dict[str, int]) -> list[tuple[str, 
 
 
 def _walk(
-    items: Iterable[tuple[str, object]], seen: dict[str, int], total: int
+    items: Iterable[tuple[str, object]], seen: dict[str, object], total: int
 ) -> list[tuple[str, object]]:
     fresh = []
     known = len(seen)
     for name, module in items:
-        if seen.get(name) == id(module):
+        if _same(seen.get(name), module):
             if known >= total:
                 break
             continue
