@@ -98,7 +98,6 @@ def plan(
         return _plan(new, old, ns, verify, loads)
     finally:
         _used.clear()
-        _tops.clear()
         _found.clear()
         _found.update(_next)
         _next.clear()
@@ -245,7 +244,7 @@ def _module_stores(new: CodeType, old: CodeType, changed: list[int], edits: _Edi
             edits.stores.append((name, old.co_consts[at], new.co_consts[at]))
             continue
         # ~at: the other check's key for the same constant.
-        found = _known(old, new, ~at, lambda: _statements_loading(new, at))  # noqa: B023
+        found = _known(old, new, ~at, lambda: _statements_loading(old, new, at))  # noqa: B023
         if found is None:
             return False
         edits.top, spans = found
@@ -331,7 +330,7 @@ def _compare_loads(
             units.append(unit)
     if units:
         # Its statements are the old code's: the same instructions, other slots.
-        top = _known(old, new, "top", lambda: TopLevel.of(new))
+        top = _top_level(old, new)
         if top is None:
             return False
         spans = _alone(new, top, units)
@@ -342,10 +341,12 @@ def _compare_loads(
     return True
 
 
-def _statements_loading(code: CodeType, at: int) -> tuple[TopLevel, list[tuple[int, int]]] | None:
+def _statements_loading(
+    old: CodeType, code: CodeType, at: int
+) -> tuple[TopLevel, list[tuple[int, int]]] | None:
     """The top-level statements that load constant ``at``, when each may run again alone
     (:func:`_alone`)."""
-    top = _top_level(code)
+    top = _top_level(old, code)
     if top is None:
         return None
     units = [g[4] for g in top.groups if g[2] in _HASCONST and g[3] == at]
@@ -378,18 +379,11 @@ def _alone(code: CodeType, top: TopLevel, units: list[int]) -> list[tuple[int, i
     return sorted(spans)
 
 
-def _top_level(code: CodeType) -> TopLevel | None:
-    hit = _tops.get(id(code))
-    if hit is not None and hit.code is code:
-        return hit
-    top = TopLevel.of(code)
-    if top is not None:
-        _tops[id(code)] = top
-    return top
-
-
-# The statements of the codes this plan read (they hold their code: the ids stay theirs).
-_tops: dict[int, TopLevel] = {}
+def _top_level(old: CodeType, new: CodeType) -> TopLevel | None:
+    """The statements of ``new``, or those found for ``old``: of the same instructions, they
+    are the same (only the constants each loads may differ, which :meth:`.TopLevel.cut` reads
+    from the code it is given)."""
+    return _known(old, new, "top", lambda: TopLevel.of(new))  # type: ignore[return-value]
 
 
 def _stored_names(code: CodeType, top: TopLevel, spans: set[tuple[int, int]] | list) -> set[str]:
@@ -423,6 +417,9 @@ _next: dict[tuple[int, object], tuple[CodeType, object]] = {}
 
 def _known(old: CodeType, new: CodeType, at: object, check: Callable[[], object]) -> object:
     """``check()`` of ``new`` at constant ``at``, or what it gave for ``old`` (the same shape)."""
+    hit = _next.get((id(new), at))  # found already in this plan
+    if hit is not None and hit[0] is new:
+        return hit[1]
     hit = _found.get((id(old), at))
     result = hit[1] if hit is not None and hit[0] is old else check()
     _next[(id(new), at)] = (new, result)
