@@ -651,24 +651,37 @@ MANY_TARGET_RATIO = 1.3
 
 
 def bench_phases(opts: argparse.Namespace, log) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for n in opts.phase_sizes:
-        argv = ["phases", "--n", str(n), "--reloads", str(opts.phase_reloads)]
-        argv += ["--functions", str(opts.functions), "--classes", str(opts.classes)]
-        cell = run_cell(sys.executable, argv, opts.cell_timeout)
-        res = cell.one("RESULT")
-        if res is None:
-            out[str(n)] = {"error": (cell.stderr.strip().splitlines() or ["no output"])[-1][:300]}
-            log(f"  phases N={n:,}: failed: {out[str(n)]['error']}")
-            continue
-        out[str(n)] = res
-        if res.get("wrong"):
-            log(f"  phases N={n:,}: WRONG: {res['wrong'][:3]}")
-        t = res["totals"]
-        log(
-            f"  phases N={n:,}: reimport {median(t['reload_server'][1:]) * 1000:.1f} ms, importlib {median(t['importlib']) * 1000:.1f} ms"
-        )
+    """Section 6: per heap size, ``opts.phase_rounds`` fresh processes in turn, each
+    alternating the two tools; a quiet or busy spell of the machine then moves one
+    process's ratio, not the cell's (the median over the processes)."""
+    out: dict[str, Any] = {str(n): {"runs": []} for n in opts.phase_sizes}
+    for _ in range(opts.phase_rounds):
+        for n in opts.phase_sizes:
+            argv = ["phases", "--n", str(n), "--reloads", str(opts.phase_reloads)]
+            argv += ["--functions", str(opts.functions), "--classes", str(opts.classes)]
+            cell = run_cell(sys.executable, argv, opts.cell_timeout)
+            res = cell.one("RESULT")
+            if res is None:
+                error = (cell.stderr.strip().splitlines() or ["no output"])[-1][:300]
+                out[str(n)] = {"error": error}
+                log(f"  phases N={n:,}: failed: {error}")
+                continue
+            if "error" in out[str(n)]:
+                continue
+            out[str(n)]["runs"].append(res)
+            if res.get("wrong"):
+                log(f"  phases N={n:,}: WRONG: {res['wrong'][:3]}")
+            t = res["totals"]
+            rs, il = median(t["reload_server"][1:]), median(t["importlib"])
+            log(
+                f"  phases N={n:,}: reimport {rs * 1000:.1f} ms, importlib {il * 1000:.1f} ms"
+                f" ({ratio(rs, il)})"
+            )
     return out
+
+
+def _phase_runs(v: dict[str, Any]) -> list[dict[str, Any]]:
+    return v["runs"] if "runs" in v else [v]  # one process per size until 2026-12-01
 
 
 def phases_table(res: dict[str, Any]) -> str:
@@ -677,34 +690,46 @@ def phases_table(res: dict[str, Any]) -> str:
         "the module (same source, same edit), so that `reimport()` finds its module as its own "
         "last reload left it, as in an app (an `importlib.reload` of the same module in between "
         "would make it run the whole module); each phase of the reimporter is timed by wrapping "
-        "its function (no profiler). Medians in ms; reload_server's first reload is left out of "
-        "the median and shown apart (the reimporter's modules are imported beforehand here, to be "
-        "wrapped). The two whole-reload medians give the least load-sensitive ratio in this "
-        "suite: both tools run alternately in one process.",
+        "its function (no profiler). Each heap size is measured in several fresh processes, "
+        "taking turns with the other sizes; the ratio is the median of the processes' ratios "
+        "(each in brackets), the times are medians over all their reloads, reload_server's "
+        "first reload of each process left out of the median and the first process's shown "
+        "apart (the reimporter's modules are imported beforehand here, to be wrapped).",
         "",
     ]
     for n, v in res.items():
         if "error" in v:
             lines += [f"N = {int(n):,}: *failed: {v['error']}*", ""]
             continue
-        rs_total = v["totals"]["reload_server"]
-        il_total = v["totals"]["importlib"]
+        runs = _phase_runs(v)
+        if not runs:
+            continue
+        rs_total = [x for r in runs for x in r["totals"]["reload_server"][1:]]
+        il_total = [x for r in runs for x in r["totals"]["importlib"]]
+        each = [
+            median(r["totals"]["reload_server"][1:]) / median(r["totals"]["importlib"])
+            for r in runs
+        ]
+        first = runs[0]["totals"]["reload_server"][0]
+        spread = ", ".join(f"{x:.2f}" for x in each)
         lines += [
             f"N = {n_label(int(n))}:",
             "",
             "| phase | reload_server (median) | reload_server (first reload) | importlib.reload (median) |",
             "|---|---|---|---|",
-            f"| **whole reload** | **{median(rs_total[1:]) * 1000:.2f}** | {rs_total[0] * 1000:.2f} | **{median(il_total) * 1000:.2f}** |",
-            f"| ratio (target ≤ {MANY_TARGET_RATIO}×) | **{ratio(median(rs_total[1:]), median(il_total))}** | | |",
+            f"| **whole reload** | **{median(rs_total) * 1000:.2f}** | {first * 1000:.2f} | **{median(il_total) * 1000:.2f}** |",
+            f"| ratio (target ≤ {MANY_TARGET_RATIO}×) | **{median(each):.2f}×** ({spread}) | | |",
         ]
-        for label, xs in v["phases"].items():
-            rs = xs[0::2]
-            il = xs[1::2]
-            a, b = median(rs[1:]) or 0.0, median(il) or 0.0
-            if max(a, b, rs[0] if rs else 0) < 5e-6:
+        for label in runs[0]["phases"]:
+            series = [r["phases"].get(label, []) for r in runs]
+            rs = [x for xs in series for x in xs[0::2][1:]]
+            il = [x for xs in series for x in xs[1::2]]
+            rs_first = series[0][0] if series[0] else 0.0
+            a, b = median(rs) or 0.0, median(il) or 0.0
+            if max(a, b, rs_first) < 5e-6:
                 continue
             lines.append(
-                f"| {label.replace('  of which: ', '&nbsp;&nbsp;↳ ')} | {a * 1000:.2f} | {rs[0] * 1000:.2f} | {b * 1000:.2f} |"
+                f"| {label.replace('  of which: ', '&nbsp;&nbsp;↳ ')} | {a * 1000:.2f} | {rs_first * 1000:.2f} | {b * 1000:.2f} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -714,43 +739,68 @@ def phases_table(res: dict[str, Any]) -> str:
 
 
 def bench_manymods(opts: argparse.Namespace, log) -> dict[str, Any]:
+    """Section 7 in ``opts.many_rounds`` fresh processes, one after the other: the ratio is
+    the median of the processes' ratios, as in sections 6 and 9."""
     argv = ["manymods", "--count", str(opts.many_count), "--reloads", str(opts.many_reloads)]
     argv += ["--functions", str(opts.functions), "--classes", str(opts.classes)]
-    cell = run_cell(sys.executable, argv, opts.cell_timeout)
-    res = cell.one("RESULT")
-    if res is None:
-        error = (cell.stderr.strip().splitlines() or ["no output"])[-1][:300]
-        log(f"  manymods: failed: {error}")
-        return {"error": error, "setup": cell.one("SETUP")}
-    res["setup"] = cell.one("SETUP")
-    for state in ("True", "False"):
-        rs, il = _many_medians(res, state)
-        log(
-            f"  manymods {opts.many_count:,} modules, state={state}: reimport {ms(rs, 2)} ms, "
-            f"importlib {ms(il, 2)} ms ({ratio(rs, il)})"
-        )
-    return res
+    runs: list[dict[str, Any]] = []
+    for _ in range(opts.many_rounds):
+        cell = run_cell(sys.executable, argv, opts.cell_timeout)
+        res = cell.one("RESULT")
+        if res is None:
+            error = (cell.stderr.strip().splitlines() or ["no output"])[-1][:300]
+            log(f"  manymods: failed: {error}")
+            return {"error": error, "setup": cell.one("SETUP")}
+        res["setup"] = cell.one("SETUP")
+        runs.append(res)
+        for state in ("True", "False"):
+            rs, il = _many_medians(res, state)
+            log(
+                f"  manymods {opts.many_count:,} modules, state={state}: reimport {ms(rs, 2)} ms, "
+                f"importlib {ms(il, 2)} ms ({ratio(rs, il)})"
+            )
+    return {"runs": runs, "setup": runs[0]["setup"]}
+
+
+def _many_runs(res: dict[str, Any]) -> list[dict[str, Any]]:
+    return res["runs"] if "runs" in res else [res]  # one process until 2026-12-01
 
 
 def _many_medians(res: dict[str, Any], state: str) -> tuple[float | None, float | None]:
-    """Medians without the first reload (shown apart: it reads the importers' code once)."""
-    t = res["times"]
-    return median(t[f"{state}/reload_server"][1:]), median(t[f"{state}/importlib"][1:])
+    """Medians without each process's first reload (shown apart: it reads the importers'
+    code once)."""
+    runs = _many_runs(res)
+    rs = [x for r in runs for x in r["times"][f"{state}/reload_server"][1:]]
+    il = [x for r in runs for x in r["times"][f"{state}/importlib"][1:]]
+    return median(rs), median(il)
+
+
+def _many_ratio(res: dict[str, Any], state: str) -> tuple[float | None, list[float]]:
+    """The median of the processes' ratios, and each."""
+    each = []
+    for r in _many_runs(res):
+        rs, il = _many_medians(r, state)
+        if rs and il:
+            each.append(rs / il)
+    return median(each), each
 
 
 def manymods_table(res: dict[str, Any]) -> str:
     if "error" in res:
         return f"*failed: {res['error']}*"
     setup = res["setup"] or {}
-    t = res["times"]
-    reloads = len(t["True/reload_server"])
+    runs = _many_runs(res)
+    first = runs[0]["times"]
+    reloads = len(first["True/reload_server"])
     lines = [
         f"{setup.get('count', 0):,} small modules loaded ({setup.get('modules', 0):,} in "
         f"`sys.modules`), {setup.get('importers', 0):,} of them with `from target import …` "
         f"copies (functions, aliases, classes and, from the first target, `registry` and "
         f"`CONFIG`); the target has {setup.get('lines', 0):,} lines. Each target has two copies, "
-        "one reloaded by `reimport()` and one by `importlib.reload`, alternately in one process. "
-        f"Milliseconds, median of {reloads - 1} reloads (the first shown apart); generating the "
+        "one reloaded by `reimport()` and one by `importlib.reload`, alternately in one process; "
+        f"{len(runs)} such process(es), one after the other. Milliseconds, median of "
+        f"{reloads - 1} reloads per process (the first shown apart, from the first process); the "
+        "ratio is the median of the processes' ratios (each in brackets). Generating the "
         f"modules took {setup.get('write_s', 0):.1f} s, importing them "
         f"{setup.get('import_s', 0):.1f} s, adding {(setup.get('rss_added') or 0) / 2**20:.0f} MiB "
         "of resident memory.",
@@ -762,15 +812,18 @@ def manymods_table(res: dict[str, Any]) -> str:
         "True": "`registry = Registry()` and `CONFIG = {…}` made anew on every reload",
         "False": "control: the same module without them",
     }
-    wrong = res.get("wrong") or {}
+    wrong: dict[str, str] = {}
+    for r in runs:
+        wrong.update(r.get("wrong") or {})
     for state, name in names.items():
         rs, il = _many_medians(res, state)
-        rs0, il0 = t[f"{state}/reload_server"][0], t[f"{state}/importlib"][0]
-        r = rs / il if rs and il else None
+        rs0, il0 = first[f"{state}/reload_server"][0], first[f"{state}/importlib"][0]
+        r, each = _many_ratio(res, state)
         meets = "–" if r is None else ("yes" if r <= MANY_TARGET_RATIO else "**no**")
+        spread = f" ({', '.join(f'{x:.2f}' for x in each)})" if len(each) > 1 else ""
         lines.append(
             f"| {name} | {ms(rs, 2)} (first {ms(rs0, 2)}) | {ms(il, 2)} (first {ms(il0, 2)}) | "
-            f"{ratio(rs, il)} | {meets} | "
+            f"{'–' if r is None else f'{r:.2f}×'}{spread} | {meets} | "
             + (
                 "yes"
                 if not wrong
@@ -788,9 +841,9 @@ def manymods_table(res: dict[str, Any]) -> str:
         "| phase | with the values | control |",
         "|---|---|---|",
     ]
-    with_phases, control = res["phases"]["True"], res["phases"]["False"]
-    for label, xs in with_phases.items():
-        a, b = median(xs[1:]) or 0.0, median(control.get(label, [0.0])[1:]) or 0.0
+    for label in runs[0]["phases"]["True"]:
+        a = median([x for r in runs for x in r["phases"]["True"].get(label, [0.0])[1:]]) or 0.0
+        b = median([x for r in runs for x in r["phases"]["False"].get(label, [0.0])[1:]]) or 0.0
         if max(a, b) < 5e-6:
             continue
         lines.append(
@@ -1017,6 +1070,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     opts.phase_sizes = [1_000] if quick else opts.sizes
     opts.phase_reloads = 3 if quick else 15
     opts.framework_rounds = 1 if quick else 5
+    opts.phase_rounds = 1 if quick else 3
+    opts.many_rounds = 1 if quick else 3
     opts.many_count = 50 if quick else 10_000
     opts.many_reloads = 3 if quick else 15
     opts.fleet_workers = (

@@ -28,6 +28,7 @@ import dis
 import re
 from abc import ABCMeta
 from collections.abc import Callable
+from operator import attrgetter
 from types import CodeType, FunctionType
 
 from .excerpt import TopLevel
@@ -174,27 +175,33 @@ def _compare_consts(new: CodeType, old: CodeType, edits: _Edits) -> list[int] | 
     return changed
 
 
+# What a function body's code must keep for the live function to take it in place (read in
+# one call: this runs for every function of the module).
+_signature = attrgetter(
+    "co_qualname",
+    "co_flags",
+    "co_argcount",
+    "co_posonlyargcount",
+    "co_kwonlyargcount",
+    "co_freevars",
+    "co_cellvars",
+)
+
+
 def _same_code_shape(new: CodeType, old: CodeType, edits: _Edits) -> bool:
     qualname = new.co_qualname
     if new.co_flags & CO_OPTIMIZED and qualname[0] != "<" and qualname[-1] != ">":
         # A named function's body (the test of :func:`.statements.is_function_body`, inline:
         # this runs for every function of the module).
-        if (
-            qualname != old.co_qualname
-            or new.co_flags != old.co_flags
-            or new.co_argcount != old.co_argcount
-            or new.co_posonlyargcount != old.co_posonlyargcount
-            or new.co_kwonlyargcount != old.co_kwonlyargcount
-            or new.co_freevars != old.co_freevars
-            or new.co_cellvars != old.co_cellvars
-        ):
+        if _signature(new) != _signature(old):
             return False
         # Unequal values are different constants whatever their types: most edited
-        # bodies are told apart without a fingerprint (a needless recode is harmless).
+        # bodies are told apart without a fingerprint (a needless recode is harmless),
+        # and before reading ``co_code``, which 3.11 makes anew for a fresh code.
         # One that moved to other lines gets its new code too, for its tracebacks.
         same = (
-            new.co_code == old.co_code
-            and new.co_consts == old.co_consts
+            new.co_consts == old.co_consts
+            and new.co_code == old.co_code
             and new.co_names == old.co_names
             and new.co_firstlineno == old.co_firstlineno
             and new.co_linetable == old.co_linetable
@@ -557,4 +564,7 @@ def _plain_class(cls: object, qualname: str, old_doc: str) -> bool:
         return False
     if cls.__dict__.get("__doc__") != old_doc:
         return False
-    return all("__init_subclass__" not in base.__dict__ for base in cls.__mro__[1:-1])
+    for base in cls.__mro__[1:-1]:
+        if "__init_subclass__" in base.__dict__:
+            return False
+    return True
