@@ -254,6 +254,17 @@ def _groups(raw: bytes) -> list[tuple[int, int, int, int, int]]:
     return groups
 
 
+def argument(raw: bytes, start: int, at: int) -> int:
+    """The argument of the instruction at unit ``at`` of ``raw``, its ``EXTENDED_ARG`` prefixes
+    from unit ``start`` on.  Read from the bytes, not from a group's argument: the groups of a
+    :class:`TopLevel` may be those of another code of the same instructions, loading other
+    constant slots."""
+    arg = 0
+    for unit in range(start, at + 1):
+        arg = arg << 8 | raw[2 * unit + 1]
+    return arg
+
+
 def _copy(
     raw: bytes, kept: list[tuple[int, int, int, int, int]], consts: tuple
 ) -> tuple[bytearray | None, list]:
@@ -264,11 +275,7 @@ def _copy(
     for start, end, op, _, at in kept:
         chunk = bytearray(raw[2 * start : 2 * end])
         if op in _HASCONST:
-            # Read from ``raw``: the groups may be those of another code of the same
-            # instructions, loading other constant slots (:meth:`TopLevel.cut`).
-            arg = 0
-            for unit in range(start, at + 1):
-                arg = arg << 8 | raw[2 * unit + 1]
+            arg = argument(raw, start, at)
             index = seen.get(arg)
             if index is None:
                 index = seen[arg] = len(new_consts)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from operator import attrgetter
 from types import CodeType, FunctionType
 
-from .excerpt import TopLevel
+from .excerpt import TopLevel, argument
 from .statements import (
     _EXTENDED_ARG,
     _HASCONST,
@@ -356,7 +356,8 @@ def _statements_loading(
     top = _top_level(old, code)
     if top is None:
         return None
-    units = [g[4] for g in top.groups if g[2] in _HASCONST and g[3] == at]
+    raw = code.co_code
+    units = [g[4] for g in top.groups if g[2] in _HASCONST and argument(raw, g[0], g[4]) == at]
     spans = _alone(code, top, units)
     return None if spans is None else (top, spans)
 

@@ -218,3 +218,16 @@ def test_an_edited_statement_that_fails_is_reported_at_its_line(project):
     with pytest.raises(ReloadError) as raised:
         reimport("m")
     assert raised.value.notes[0].line == 5
+
+
+def test_a_statement_edited_after_an_edit_that_moved_constant_slots_runs_with_its_new_value(
+    project,
+):
+    # The second edit makes CONFIG's constant share TIMEOUT's slot, which moves the slots
+    # of every constant after it; the third edits another statement of those instructions.
+    source = "TIMEOUT = 5\nCONFIG = {{'version': {}}}\nLIMITS = [{}, 'x']\nEXTRA = ('y', {})\n"
+    m = project.module("m", source.format(100, 10, 20))
+    for version, limit, extra in ((101, 10, 20), (5, 10, 20), (5, 11, 20), (5, 11, 21)):
+        project.edit("m", source.format(version, limit, extra))
+        reimport("m")
+        assert (m.CONFIG, m.LIMITS, m.EXTRA) == ({"version": version}, [limit, "x"], ("y", extra))
