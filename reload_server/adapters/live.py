@@ -36,9 +36,9 @@ class Apps:
 
     def __init__(self) -> None:
         self._found: weakref.WeakSet = weakref.WeakSet()
-        # The sys.modules entries looked at (name -> id): a reload looks at those imported
-        # since, and at the reloaded modules again, not at every loaded module.
-        self._seen: dict[str, int] = {}
+        # The sys.modules entries looked at (core.holders.unseen_modules): a reload looks at
+        # those imported since, and at the reloaded modules again, not at every loaded module.
+        self._seen: dict[str, object] = {}
 
     def find(self, kind: type, modules: Sequence[ModuleType]) -> list:
         """Every live ``kind`` instance held by a module, the reloaded ``modules`` looked at again."""

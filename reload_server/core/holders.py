@@ -42,7 +42,7 @@ class _Holders:
         #: Per top-level name of the module whose value a reload replaced, the
         #: modules holding a copy of its value.
         self.by_name: dict[str, set[str]] = {}
-        #: The ``sys.modules`` entries already looked at: name -> id of the module.
+        #: The ``sys.modules`` entries already looked at: name -> :func:`_mark` of the module.
         self.seen: dict[str, object] = {}
         #: The modules the last :func:`candidates` call looked at for the first time.
         self.looked_at: set[str] = set()
@@ -88,24 +88,17 @@ def candidates(source: str, olds: Mapping[str, object]) -> dict[str, set[str]]:
     holders = _index.get(source)
     if holders is None:
         holders = _index[source] = _Holders()
-    modules = sys.modules
     seen = holders.seen
     holders.looked_at = set()
-    ids: dict[int, list[str]] | None = None
-    fresh = _fresh(modules, seen)
-    if fresh:
-        ids = _own_values(source, olds)
-        _look_at(source, holders, fresh, ids)
-    if len(seen) > len(modules):
-        # Some module left sys.modules: forget it.
-        seen = holders.seen = {n: k for n, k in seen.items() if n in modules}
+    size = len(seen)
+    entries = unseen_modules(seen)
+    if len(seen) < size + len(entries):
+        # Some module left sys.modules (or one was replaced): forget what left.
         holders.names.intersection_update(seen)
         for found in holders.by_name.values():
             found.intersection_update(seen)
-    if len(seen) < len(modules):
-        # A removal hid how many were new: look for them everywhere.
-        rest = [(n, m) for n, m in list(modules.items()) if not _same(seen.get(n), m)]
-        _look_at(source, holders, rest, ids if ids is not None else _own_values(source, olds))
+    if entries:
+        _look_at(source, holders, entries, _own_values(source, olds))
     out: dict[str, set[str]] = {}
     for key, old in olds.items():
         found = holders.by_name.get(key)
@@ -124,7 +117,6 @@ def _look_at(
     """Note which of ``source``'s values each module of ``entries`` holds."""
     by_name = holders.by_name
     for name, module in entries:
-        holders.seen[name] = _mark(module)
         holders.looked_at.add(name)
         if name == source or not issubclass(type(module), ModuleType):
             holders.names.discard(name)
@@ -177,10 +169,8 @@ def _same(mark: object, module: object) -> bool:
 
 def unseen_modules(seen: dict[str, object]) -> list[tuple[str, object]]:
     """The entries of ``sys.modules`` that ``seen`` (name -> :func:`_mark` of the module looked
-    at) lacks,
-    noted in it; names that left ``sys.modules`` are forgotten.  Cheap when little changed:
-    what :func:`candidates` does, for a caller with a question of its own (the adapters'
-    apps)."""
+    at) lacks, noted in it; names that left ``sys.modules`` are forgotten.  Cheap when little
+    changed: :func:`candidates` asks it, and so do the adapters about their apps."""
     modules = sys.modules
     fresh = _fresh(modules, seen)
     for name, module in fresh:
