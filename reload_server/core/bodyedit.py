@@ -66,12 +66,10 @@ def derive(file: str, old: CodeType, old_data: bytes, data: bytes) -> CodeType |
         old_data.count(b"\n", len(old_data) - suffix),
         min(old_count, new_count) - first,
     )
-    old_lines = old_data.split(b"\n")
-    new_lines = data.split(b"\n")
-    moved = len(new_lines) - len(old_lines)  # how far the lines after the change move
+    moved = new_count - old_count  # how far the lines after the change move
     if moved and not SUPPORTED:
         return None
-    last = len(old_lines) - tail  # the last old line changed (1-based)
+    last = old_count - tail  # the last old line changed (1-based)
     # Lines only inserted: between line ``first`` and the next, both in the function.
     low, high = (first + 1, last) if last > first else (first, first + 1)
     where = _enclosing(old, low, high)
@@ -83,6 +81,8 @@ def derive(file: str, old: CodeType, old_data: bytes, data: bytes) -> CodeType |
     if end + moved < start:
         return None
     flags = old.co_flags & _FUTURE_FLAGS
+    old_lines = old_data.split(b"\n")
+    new_lines = data.split(b"\n")
     old_small = _compile_lines(old_lines, start, end, owner, file, flags)
     new_small = _compile_lines(new_lines, start, end + moved, owner, file, flags)
     if old_small is None or new_small is None:

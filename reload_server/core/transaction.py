@@ -979,11 +979,12 @@ def _record_replacements(ns: dict, snap: dict) -> dict[str, Replacement]:
     out: dict[str, Replacement] = {}
     get = ns.get
     # Most names keep their object: one comprehension finds the few that did not.
-    changed = [key for key, old in snap.items() if get(key, MISSING) is not old]
-    for key in changed:
+    changed = [
+        (key, old, new) for key, old in snap.items() if (new := get(key, MISSING)) is not old
+    ]
+    for key, old, new in changed:
         if key in _SYSTEM_NAMES:
             continue
-        old, new = snap[key], ns.get(key, MISSING)
         if new is MISSING:
             continue
         if isinstance(old, ATOMIC) and type(old) is type(new) and old == new:
