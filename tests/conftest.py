@@ -189,6 +189,22 @@ def project(tmp_path: Path):
 
 
 @pytest.fixture
+def bytecode_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Imports leave a ``.pyc`` of the version they ran, as they do for most users (this
+    machine kind sets PYTHONDONTWRITEBYTECODE): the first reload compares the new source
+    with it."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+
+
+@pytest.fixture
+def changed_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reloads re-run only what changed (the default), whatever an earlier test set."""
+    from reload_server.core import transaction
+
+    monkeypatch.setattr(transaction, "CHANGED_ONLY", True)
+
+
+@pytest.fixture
 def make_app(tmp_path: Path) -> Any:
     """Factory: ``make_app(modules={"m.py": src}, imports=["m"], serve={...}, runner="thread")``."""
     factory = AppFactory(tmp_path)

@@ -15,18 +15,8 @@ import pytest
 from reload_server import ReloadError, reimport
 from reload_server.core import transaction
 
-
-@pytest.fixture(autouse=True)
-def _bytecode_written(monkeypatch):
-    # The import leaves a .pyc of the version it ran, as it does unless told not to:
-    # that is what the first reload compares the new source with.
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
-
-
-@pytest.fixture(autouse=True)
-def _changed_only(monkeypatch):
-    # The default; two tests below turn it off to check the other mode.
-    monkeypatch.setattr(transaction, "CHANGED_ONLY", True)
+# Changed-only is the default; two tests below turn it off to check the other mode.
+pytestmark = pytest.mark.usefixtures("bytecode_written", "changed_only")
 
 
 COUNTER = "calls = []\ndef deco(f):\n    calls.append(f.__name__)\n    return f\n"

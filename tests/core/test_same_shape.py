@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import traceback
 
 import pytest
 
 from reload_server import ReloadError, reimport
-from reload_server.core import transaction
 
-
-@pytest.fixture(autouse=True)
-def _bytecode_written(monkeypatch):
-    # The import leaves a .pyc of the version it ran: the first reload compares with it.
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
-
-
-@pytest.fixture(autouse=True)
-def _changed_only(monkeypatch):
-    monkeypatch.setattr(transaction, "CHANGED_ONLY", True)
+pytestmark = pytest.mark.usefixtures("bytecode_written", "changed_only")
 
 
 CLASS = (
